@@ -1,0 +1,88 @@
+//! PEMA: every analysis is init / process chunk / merge / finish, possibly over several passes.
+//!
+//! A [`Pema`] says which columns it reads and how to fold a chunk into a mergeable partial result;
+//! a [`ComputeContext`] owns the loop and decides where the chunks are processed. Partials are
+//! serializable so they can cross a thread, a process or a network. The law every analysis keeps
+//! (tested with proptest): processing chunk A then chunk B equals merging the partial of A with the
+//! partial of B.
+
+use std::fmt::Debug;
+
+use arrow::record_batch::RecordBatch;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::source::{DataSource, ReadOptions};
+use crate::{Result, RxOptions};
+
+/// What [`Pema::finish`] decides after a pass.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step<O> {
+    /// The analysis is complete.
+    Done(O),
+    /// Another pass over the data is needed (IRLS, one tree level per pass, boosting rounds).
+    AnotherPass,
+}
+
+/// A parallel external-memory algorithm.
+pub trait Pema: Send + Sync {
+    /// The mergeable partial result of some chunks.
+    type Partial: Send + Serialize + DeserializeOwned;
+    /// The final result.
+    type Output;
+
+    /// The columns the analysis reads (the projection passed to the source).
+    fn columns(&self) -> Vec<String>;
+
+    /// An empty partial result, for the current pass.
+    fn init(&self) -> Self::Partial;
+
+    /// Folds one chunk into a partial result.
+    fn process(&self, acc: &mut Self::Partial, chunk: &RecordBatch) -> Result<()>;
+
+    /// Folds `other` into `into`.
+    fn merge(&self, into: &mut Self::Partial, other: Self::Partial) -> Result<()>;
+
+    /// Ends a pass: the result, or a request for another pass (the analysis keeps what it needs).
+    fn finish(&mut self, acc: Self::Partial) -> Result<Step<Self::Output>>;
+}
+
+/// Where the chunks of an analysis are processed.
+pub trait ComputeContext: Debug + Send + Sync {
+    /// The context's name (`"RxLocalSeq"`, `"RxLocalParallel"`, ...).
+    fn name(&self) -> &str;
+
+    /// Runs an analysis over a source to its end, pass after pass.
+    fn run<P: Pema>(&self, pema: &mut P, source: &dyn DataSource, options: &RxOptions) -> Result<P::Output>
+    where
+        Self: Sized;
+}
+
+/// The sequential compute context: one thread, chunks in order (revoscalepy's default).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RxLocalSeq;
+
+impl ComputeContext for RxLocalSeq {
+    fn name(&self) -> &str {
+        "RxLocalSeq"
+    }
+
+    fn run<P: Pema>(&self, pema: &mut P, source: &dyn DataSource, options: &RxOptions) -> Result<P::Output> {
+        loop {
+            let acc = run_pass(pema, source, options)?;
+            if let Step::Done(out) = pema.finish(acc)? {
+                return Ok(out);
+            }
+        }
+    }
+}
+
+/// Runs one pass of `pema` over all chunks of `source`, in order, and returns the partial.
+pub fn run_pass<P: Pema>(pema: &P, source: &dyn DataSource, options: &RxOptions) -> Result<P::Partial> {
+    let read = ReadOptions { columns: Some(pema.columns()), rows_per_read: Some(options.rows_per_read) };
+    let mut acc = pema.init();
+    for chunk in source.open(&read)? {
+        pema.process(&mut acc, &chunk?)?;
+    }
+    Ok(acc)
+}

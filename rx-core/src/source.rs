@@ -1,0 +1,145 @@
+//! Data sources and sinks: where chunks come from and where they go.
+//!
+//! A [`DataSource`] opens a [`ChunkReader`] (an iterator of `RecordBatch` chunks) with a column
+//! projection and `rows_per_read`; it knows its row count when it can, and it can split itself into
+//! independent partitions for parallel reading. A [`DataSink`] creates a [`ChunkWriter`]; a writer
+//! that is dropped without [`ChunkWriter::finish`] leaves no half-written output that looks valid.
+
+use std::fmt::Debug;
+
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+
+use crate::Result;
+
+/// A stream of chunks. Factor columns keep one level table for the whole stream.
+pub type ChunkReader = Box<dyn Iterator<Item = Result<RecordBatch>> + Send>;
+
+/// What to read.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ReadOptions {
+    /// Columns to read, in this order; `None` reads all.
+    pub columns: Option<Vec<String>>,
+    /// Rows per chunk (revoscalepy's `rows_per_read`); `None` uses the source's natural blocks.
+    pub rows_per_read: Option<usize>,
+}
+
+impl ReadOptions {
+    /// Reads only these columns.
+    pub fn columns<S: Into<String>>(mut self, cols: impl IntoIterator<Item = S>) -> Self {
+        self.columns = Some(cols.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Chunks of this many rows.
+    pub fn rows_per_read(mut self, n: usize) -> Self {
+        self.rows_per_read = Some(n);
+        self
+    }
+}
+
+/// Where chunks come from.
+pub trait DataSource: Debug + Send + Sync {
+    /// A short name for messages (usually the file path).
+    fn name(&self) -> String;
+
+    /// The schema of all columns, with variable metadata (factor levels, low/high, descriptions) in
+    /// field metadata. For sources that discover factor levels while reading, the level table here
+    /// may be incomplete; the chunks carry the full table known when each is produced.
+    fn schema(&self) -> Result<SchemaRef>;
+
+    /// Opens a chunk reader.
+    fn open(&self, options: &ReadOptions) -> Result<ChunkReader>;
+
+    /// The number of rows, when it is known without reading the data.
+    fn num_rows(&self) -> Result<Option<u64>>;
+
+    /// Splits the source into at most `n` independent parts whose chunks together are this source's
+    /// chunks, in order. Sources that cannot split return one part.
+    fn split(&self, n: usize) -> Result<Vec<Box<dyn DataSource>>>;
+}
+
+/// How an output that already exists is treated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WriteMode {
+    /// Fail if the output exists (the default: nothing is replaced by accident).
+    #[default]
+    Create,
+    /// Replace an existing output (atomically: the old one stays until the new one is complete).
+    Overwrite,
+    /// Add rows to an existing output (or create it).
+    Append,
+}
+
+/// How to write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriteOptions {
+    /// Create, overwrite or append.
+    pub mode: WriteMode,
+    /// Compression level: 0 = none; otherwise sink-specific (for .xdf: 1 = LZ4, the fast default;
+    /// 2 and above = Zstandard).
+    pub compression_level: u32,
+    /// Rows per block of the output (re-blocks the input); `None` keeps the input's chunks.
+    pub rows_per_block: Option<usize>,
+}
+
+impl Default for WriteOptions {
+    fn default() -> Self {
+        WriteOptions { mode: WriteMode::Create, compression_level: 1, rows_per_block: None }
+    }
+}
+
+impl WriteOptions {
+    /// Replace an existing output.
+    pub fn overwrite(mut self) -> Self {
+        self.mode = WriteMode::Overwrite;
+        self
+    }
+
+    /// Append to an existing output.
+    pub fn append(mut self) -> Self {
+        self.mode = WriteMode::Append;
+        self
+    }
+
+    /// Sets the compression level.
+    pub fn compression_level(mut self, level: u32) -> Self {
+        self.compression_level = level;
+        self
+    }
+
+    /// Sets rows per output block.
+    pub fn rows_per_block(mut self, n: usize) -> Self {
+        self.rows_per_block = Some(n);
+        self
+    }
+}
+
+/// Where chunks go.
+pub trait DataSink: Debug + Send + Sync {
+    /// A short name for messages (usually the file path).
+    fn name(&self) -> String;
+
+    /// Starts writing chunks of `schema`.
+    fn create(&self, schema: SchemaRef, options: &WriteOptions) -> Result<Box<dyn ChunkWriter>>;
+}
+
+/// An open output. Dropping it without [`ChunkWriter::finish`] discards what was written.
+pub trait ChunkWriter: Send {
+    /// Writes one chunk.
+    fn write(&mut self, batch: &RecordBatch) -> Result<()>;
+
+    /// Completes the output (footer, rename into place) and returns the rows written.
+    fn finish(self: Box<Self>) -> Result<u64>;
+}
+
+/// Copies every chunk of `reader` into `writer` and finishes it; on error the writer is dropped, so
+/// nothing half-written is left looking valid.
+pub fn copy_chunks(reader: ChunkReader, mut writer: Box<dyn ChunkWriter>, mut on_chunk: impl FnMut(&RecordBatch)) -> Result<u64> {
+    for batch in reader {
+        let batch = batch?;
+        on_chunk(&batch);
+        writer.write(&batch)?;
+    }
+    writer.finish()
+}
