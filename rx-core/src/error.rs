@@ -72,6 +72,15 @@ pub enum Error {
     /// An argument or option that is not valid.
     #[error("{0}")]
     InvalidArgument(String),
+    /// An error from another library (Parquet, ...), with what was being done.
+    #[error("{context}: {source}")]
+    External {
+        /// What revoscale was doing.
+        context: String,
+        /// The library's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// An output that exists and would be replaced without `overwrite`.
     #[error("{}: the file exists; pass overwrite (rx: --overwrite) to replace it or append (--append) to add rows", path.display())]
     Exists {
@@ -94,6 +103,11 @@ impl Error {
     /// An [`Error::Corrupt`] for `path`.
     pub fn corrupt(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
         Error::Corrupt { path: path.into(), message: message.into() }
+    }
+
+    /// An [`Error::External`] with what was being done.
+    pub fn external(context: impl Into<String>, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Error::External { context: context.into(), source: Box::new(source) }
     }
 
     /// An [`Error::InvalidArgument`].
