@@ -143,3 +143,73 @@ pub fn copy_chunks(reader: ChunkReader, mut writer: Box<dyn ChunkWriter>, mut on
     }
     writer.finish()
 }
+
+/// Re-blocks a chunk stream into chunks of exactly `rows` rows (the last may be shorter).
+pub fn rechunk(reader: ChunkReader, rows: usize) -> ChunkReader {
+    Box::new(Rechunk { inner: reader, rows: rows.max(1), pending: Vec::new(), pending_rows: 0, done: false })
+}
+
+struct Rechunk {
+    inner: ChunkReader,
+    rows: usize,
+    pending: Vec<RecordBatch>,
+    pending_rows: usize,
+    done: bool,
+}
+
+impl Rechunk {
+    fn take(&mut self, n: usize) -> Result<RecordBatch> {
+        let schema = match self.pending.first() {
+            Some(b) => b.schema(),
+            None => return Err(crate::Error::invalid("internal error: nothing to re-block")),
+        };
+        let all = if self.pending.len() == 1 {
+            self.pending.remove(0)
+        } else {
+            let b = arrow::compute::concat_batches(&schema, &self.pending)
+                .map_err(|e| crate::Error::arrow("re-blocking chunks", e))?;
+            self.pending.clear();
+            b
+        };
+        let n = n.min(all.num_rows());
+        let out = all.slice(0, n);
+        let rest = all.slice(n, all.num_rows() - n);
+        self.pending_rows = rest.num_rows();
+        if rest.num_rows() > 0 {
+            self.pending.push(rest);
+        }
+        Ok(out)
+    }
+}
+
+impl Iterator for Rechunk {
+    type Item = Result<RecordBatch>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if self.pending_rows >= self.rows {
+                return Some(self.take(self.rows));
+            }
+            if self.done {
+                if self.pending_rows > 0 {
+                    return Some(self.take(self.rows));
+                }
+                return None;
+            }
+            match self.inner.next() {
+                Some(Ok(b)) => {
+                    // Empty chunks carry nothing to re-block.
+                    if b.num_rows() > 0 {
+                        self.pending_rows += b.num_rows();
+                        self.pending.push(b);
+                    }
+                }
+                Some(Err(e)) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+                None => self.done = true,
+            }
+        }
+    }
+}
