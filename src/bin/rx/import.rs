@@ -1,0 +1,164 @@
+//! `rx import <in> <out>`: any supported file to any other, chunk by chunk.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use clap::Args;
+use revoscale::core::{ColType, ColumnInfo, ColumnInfoMap, Error, ReadOptions, Result, WriteMode, WriteOptions};
+
+use crate::sources::{Kind, kind_of, open_sink, open_source, progress};
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Input file (.csv, .tsv, .txt, .parquet, .xdf or a composite .xdf directory).
+    pub input: PathBuf,
+    /// Output file (.csv, .tsv, .txt, .parquet, .xdf).
+    pub output: PathBuf,
+    /// Column type, e.g. `--col-type Late=logical` (numeric, integer, int64, factor, character, Date, ...).
+    #[arg(long = "col-type", value_name = "NAME=TYPE")]
+    pub col_type: Vec<String>,
+    /// Read a column as a factor (levels in order of appearance).
+    #[arg(long = "factor", value_name = "NAME")]
+    pub factor: Vec<String>,
+    /// Factor levels of a column, in code order; other values are an error.
+    #[arg(long = "levels", value_name = "NAME=a,b,c")]
+    pub levels: Vec<String>,
+    /// Read every string column as a factor.
+    #[arg(long)]
+    pub strings_as_factors: bool,
+    /// Rows per block of the output (and per chunk read).
+    #[arg(long, value_name = "N")]
+    pub rows_per_block: Option<usize>,
+    /// Compression level of .xdf output: 0 none, 1 LZ4 (default), 2-22 Zstandard.
+    #[arg(long, value_name = "N")]
+    pub compression: Option<u32>,
+    /// Add the rows to an existing output.
+    #[arg(long, conflicts_with = "overwrite")]
+    pub append: bool,
+    /// Replace an existing output.
+    #[arg(long)]
+    pub overwrite: bool,
+    /// Field delimiter of text input (sniffed when not given), e.g. `--delimiter ';'` or `--delimiter tab`.
+    #[arg(long, value_name = "CHAR")]
+    pub delimiter: Option<String>,
+    /// Text input has no header row (detected when not given).
+    #[arg(long)]
+    pub no_header: bool,
+    /// Missing-value string of text input (default NA; empty fields are missing too).
+    #[arg(long, value_name = "STRING")]
+    pub na: Option<String>,
+    /// Rows of text input used to sniff column types.
+    #[arg(long, value_name = "N")]
+    pub rows_to_sniff: Option<usize>,
+    /// Turn values that do not parse into missing values (and report how many) instead of failing.
+    #[arg(long)]
+    pub bad_values_as_missing: bool,
+}
+
+fn split_pair<'a>(s: &'a str, flag: &str) -> Result<(&'a str, &'a str)> {
+    s.split_once('=')
+        .filter(|(k, _)| !k.is_empty())
+        .ok_or_else(|| Error::invalid(format!("{flag} '{s}': expected NAME=VALUE")))
+}
+
+/// Column info from the command-line flags.
+pub fn column_info(args: &ImportArgs) -> Result<ColumnInfoMap> {
+    let mut map: ColumnInfoMap = BTreeMap::new();
+    for s in &args.col_type {
+        let (name, t) = split_pair(s, "--col-type")?;
+        let t: ColType = t.parse()?;
+        map.entry(name.to_string()).or_default().col_type = Some(t);
+    }
+    for name in &args.factor {
+        let e = map.entry(name.clone()).or_default();
+        if e.col_type.is_none_or(|t| !t.is_factor()) {
+            e.col_type = Some(ColType::Factor);
+        }
+    }
+    for s in &args.levels {
+        let (name, levels) = split_pair(s, "--levels")?;
+        let levels: Vec<String> = levels.split(',').map(str::to_string).collect();
+        let e = map.entry(name.to_string()).or_insert_with(ColumnInfo::default);
+        *e = e.clone().with_levels(levels);
+    }
+    Ok(map)
+}
+
+fn delimiter(s: &str) -> Result<u8> {
+    match s {
+        "tab" | "\\t" | "\t" => Ok(b'\t'),
+        s if s.len() == 1 => Ok(s.as_bytes()[0]),
+        _ => Err(Error::invalid(format!("--delimiter '{s}': give one ASCII character or 'tab'"))),
+    }
+}
+
+pub fn run(args: ImportArgs) -> Result<()> {
+    let info = column_info(&args)?;
+    let delim = args.delimiter.as_deref().map(delimiter).transpose()?;
+    let in_kind = kind_of(&args.input)?;
+    if in_kind != Kind::Text && (delim.is_some() || args.no_header || args.na.is_some() || args.rows_to_sniff.is_some()) {
+        return Err(Error::invalid("--delimiter, --no-header, --na and --rows-to-sniff apply to text input only"));
+    }
+    let mut counter = None;
+    let source = open_source(&args.input, |mut t| {
+        if let Some(d) = delim {
+            t = t.delimiter(d);
+        }
+        if args.no_header {
+            t = t.has_header(false);
+        }
+        if let Some(na) = &args.na {
+            t = t.missing_value_string(na.clone());
+        }
+        if let Some(n) = args.rows_to_sniff {
+            t = t.rows_to_sniff(n);
+        }
+        if let Some(n) = args.rows_per_block {
+            t = t.rows_per_read(n);
+        }
+        t = t.column_info(info.clone()).strings_as_factors(args.strings_as_factors).bad_values_as_missing(args.bad_values_as_missing);
+        counter = Some(t.clone());
+        t
+    })?;
+    if in_kind != Kind::Text && !info.is_empty() {
+        return Err(Error::invalid(
+            "--col-type, --factor and --levels apply to text input; to change an .xdf or Parquet column use the ETL commands",
+        ));
+    }
+    let sink = open_sink(&args.output)?;
+    let mode = if args.append {
+        WriteMode::Append
+    } else if args.overwrite {
+        WriteMode::Overwrite
+    } else {
+        WriteMode::Create
+    };
+    let mut wopts = WriteOptions { mode, rows_per_block: args.rows_per_block, ..WriteOptions::default() };
+    if let Some(c) = args.compression {
+        wopts.compression_level = c;
+    }
+    if args.input == args.output {
+        return Err(Error::invalid("the input and the output are the same file"));
+    }
+    let schema = source.schema()?;
+    let bar = progress(source.num_rows()?, "importing");
+    let reader = source.open(&ReadOptions::default())?;
+    let writer = sink.create(schema, &wopts)?;
+    let start = std::time::Instant::now();
+    let rows = revoscale::core::copy_chunks(reader, writer, |b| bar.inc(b.num_rows() as u64))?;
+    bar.finish_and_clear();
+    let secs = start.elapsed().as_secs_f64();
+    eprintln!(
+        "rx import: {} rows from {} to {} in {secs:.2} s",
+        rows,
+        args.input.display(),
+        args.output.display()
+    );
+    if let Some(t) = counter {
+        let n = t.bad_value_count();
+        if n > 0 {
+            eprintln!("rx import: {n} values did not parse and were read as missing");
+        }
+    }
+    Ok(())
+}
