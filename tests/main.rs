@@ -1,0 +1,5 @@
+//! Integration tests of the revoscale facade and the `rx` tool (one test binary).
+
+mod cli;
+mod fuzz;
+mod roundtrip;
