@@ -5,7 +5,11 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 fn rx(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rx")).args(args).current_dir(dir).output().expect("rx runs")
+    Command::new(env!("CARGO_BIN_EXE_rx"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("rx runs")
 }
 
 fn stderr(o: &Output) -> String {
@@ -30,7 +34,20 @@ const CSV: &str = "x,g,n\n1.5,a,1\n2.5,b,2\nNA,a,3\n";
 fn import_then_info_json_has_the_documented_keys() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("in.csv"), CSV).unwrap();
-    let o = rx(&["import", "in.csv", "out.xdf", "--factor", "g", "--col-type", "n=numeric", "--rows-per-block", "2"], dir.path());
+    let o = rx(
+        &[
+            "import",
+            "in.csv",
+            "out.xdf",
+            "--factor",
+            "g",
+            "--col-type",
+            "n=numeric",
+            "--rows-per-block",
+            "2",
+        ],
+        dir.path(),
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let o = rx(&["info", "out.xdf", "--json", "--head", "2"], dir.path());
     assert!(o.status.success(), "{}", stderr(&o));
@@ -51,19 +68,66 @@ fn import_then_info_json_has_the_documented_keys() {
     assert!(vars[0].get("description").is_some());
     assert_eq!(v["head"].as_array().unwrap().len(), 2);
     // Human output with --vars --blocks.
-    let o = rx(&["info", "out.xdf", "--vars", "--blocks", "--head", "3"], dir.path());
+    let o = rx(
+        &["info", "out.xdf", "--vars", "--blocks", "--head", "3"],
+        dir.path(),
+    );
     let s = String::from_utf8_lossy(&o.stdout);
-    assert!(s.contains("Number of observations: 3") && s.contains("Rows per block: 2, 1") && s.contains("2 factor levels: a b"), "{s}");
+    assert!(
+        s.contains("Number of observations: 3")
+            && s.contains("Rows per block: 2, 1")
+            && s.contains("2 factor levels: a b"),
+        "{s}"
+    );
     // Export back to CSV, and to Parquet and back.
-    assert!(rx(&["import", "out.xdf", "back.csv"], dir.path()).status.success());
+    assert!(
+        rx(&["import", "out.xdf", "back.csv"], dir.path())
+            .status
+            .success()
+    );
     let back = std::fs::read_to_string(dir.path().join("back.csv")).unwrap();
     assert!(back.starts_with("x,g,n\n1.5,a,1"), "{back}");
-    assert!(rx(&["import", "out.xdf", "p.parquet"], dir.path()).status.success());
-    assert!(rx(&["import", "p.parquet", "p.xdf"], dir.path()).status.success());
+    assert!(
+        rx(&["import", "out.xdf", "p.parquet"], dir.path())
+            .status
+            .success()
+    );
+    assert!(
+        rx(&["import", "p.parquet", "p.xdf"], dir.path())
+            .status
+            .success()
+    );
     // Append and overwrite.
-    let o = rx(&["import", "in.csv", "out.xdf", "--factor", "g", "--col-type", "n=numeric"], dir.path());
+    let o = rx(
+        &[
+            "import",
+            "in.csv",
+            "out.xdf",
+            "--factor",
+            "g",
+            "--col-type",
+            "n=numeric",
+        ],
+        dir.path(),
+    );
     assert_clean_error(&o, &["out.xdf", "exists", "--overwrite"]);
-    assert!(rx(&["import", "in.csv", "out.xdf", "--factor", "g", "--col-type", "n=numeric", "--append"], dir.path()).status.success());
+    assert!(
+        rx(
+            &[
+                "import",
+                "in.csv",
+                "out.xdf",
+                "--factor",
+                "g",
+                "--col-type",
+                "n=numeric",
+                "--append"
+            ],
+            dir.path()
+        )
+        .status
+        .success()
+    );
     let o = rx(&["info", "out.xdf", "--json"], dir.path());
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["num_rows"], 6);
@@ -74,24 +138,59 @@ fn bad_input_gives_one_line_errors() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     std::fs::write(d.join("ragged.csv"), "a,b\n1,2\n3\n4,5\n").unwrap();
-    assert_clean_error(&rx(&["import", "ragged.csv", "o.xdf"], d), &["ragged.csv", "line 3"]);
+    assert_clean_error(
+        &rx(&["import", "ragged.csv", "o.xdf"], d),
+        &["ragged.csv", "line 3"],
+    );
     std::fs::write(d.join("badnum.csv"), "a,b\n1,2\n3,4\n").unwrap();
     std::fs::write(d.join("badnum2.csv"), "a,b\n1,2\n3,zz\n").unwrap();
     assert_clean_error(
-        &rx(&["import", "badnum2.csv", "o.xdf", "--col-type", "b=numeric"], d),
+        &rx(
+            &["import", "badnum2.csv", "o.xdf", "--col-type", "b=numeric"],
+            d,
+        ),
         &["badnum2.csv", "line 3", "'b'", "zz"],
     );
-    let o = rx(&["import", "badnum2.csv", "o.xdf", "--col-type", "b=numeric", "--bad-values-as-missing"], d);
+    let o = rx(
+        &[
+            "import",
+            "badnum2.csv",
+            "o.xdf",
+            "--col-type",
+            "b=numeric",
+            "--bad-values-as-missing",
+        ],
+        d,
+    );
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stderr(&o).contains("1 values did not parse"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("1 values did not parse"),
+        "{}",
+        stderr(&o)
+    );
     std::fs::write(d.join("empty.xdf"), "").unwrap();
     assert_clean_error(&rx(&["info", "empty.xdf"], d), &["empty.xdf"]);
     std::fs::write(d.join("junk.xdf"), "not an xdf file at all, just text").unwrap();
-    assert_clean_error(&rx(&["info", "junk.xdf"], d), &["junk.xdf", "not an .xdf file"]);
+    assert_clean_error(
+        &rx(&["info", "junk.xdf"], d),
+        &["junk.xdf", "not an .xdf file"],
+    );
     assert_clean_error(&rx(&["info", "nope.xdf"], d), &["nope.xdf"]);
-    assert_clean_error(&rx(&["import", "badnum.csv", "o.json"], d), &["o.json", "unknown file type"]);
-    assert_clean_error(&rx(&["import", "badnum.csv", "o2.xdf", "--col-type", "a=blob"], d), &["blob"]);
-    assert_clean_error(&rx(&["import", "badnum.csv", "o3.xdf", "--levels", "a=1"], d), &["badnum.csv", "'3'"]);
+    assert_clean_error(
+        &rx(&["import", "badnum.csv", "o.json"], d),
+        &["o.json", "unknown file type"],
+    );
+    assert_clean_error(
+        &rx(
+            &["import", "badnum.csv", "o2.xdf", "--col-type", "a=blob"],
+            d,
+        ),
+        &["blob"],
+    );
+    assert_clean_error(
+        &rx(&["import", "badnum.csv", "o3.xdf", "--levels", "a=1"], d),
+        &["badnum.csv", "'3'"],
+    );
     // A flipped byte in a valid file is reported, not read.
     assert!(rx(&["import", "badnum.csv", "ok.xdf"], d).status.success());
     let mut bytes = std::fs::read(d.join("ok.xdf")).unwrap();
@@ -109,6 +208,9 @@ fn demo_runs_end_to_end() {
     let o = rx(&["demo", "--dir", "demo"], dir.path());
     assert!(o.status.success(), "{}", stderr(&o));
     let s = String::from_utf8_lossy(&o.stdout);
-    assert!(s.contains("imported 5000 rows") && s.contains("now 10000 rows"), "{s}");
+    assert!(
+        s.contains("imported 5000 rows") && s.contains("now 10000 rows"),
+        "{s}"
+    );
     assert!(dir.path().join("demo/airline.xdf").exists());
 }

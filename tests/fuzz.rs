@@ -11,10 +11,21 @@ const VALID: &str = "ArrDelay,CRSDepTime,DayOfWeek,Distance,UniqueCarrier,Late\n
 6.6,16.45,Tuesday,3063.0,AA,0\n-5.5,8.5,Monday,253.0,WN,NA\n";
 
 fn import(csv: &std::path::Path, xdf: &std::path::Path, lenient: bool) -> Result<u64, String> {
-    let text = TextData::new(csv).strings_as_factors(true).bad_values_as_missing(lenient).rows_per_read(2);
+    let text = TextData::new(csv)
+        .strings_as_factors(true)
+        .bad_values_as_missing(lenient)
+        .rows_per_read(2);
     let schema = text.schema().map_err(|e| e.to_string())?;
-    let w = XdfData::new(xdf).create(schema, &WriteOptions::default().overwrite()).map_err(|e| e.to_string())?;
-    copy_chunks(text.open(&ReadOptions::default()).map_err(|e| e.to_string())?, w, |_| {}).map_err(|e| e.to_string())
+    let w = XdfData::new(xdf)
+        .create(schema, &WriteOptions::default().overwrite())
+        .map_err(|e| e.to_string())?;
+    copy_chunks(
+        text.open(&ReadOptions::default())
+            .map_err(|e| e.to_string())?,
+        w,
+        |_| {},
+    )
+    .map_err(|e| e.to_string())
 }
 
 proptest! {

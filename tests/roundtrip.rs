@@ -7,12 +7,15 @@ use std::sync::Arc;
 
 use proptest::prelude::*;
 use revoscale::arrow::array::{
-    ArrayRef, BooleanArray, Date32Array, Float32Array, Float64Array, Int8Array, Int16Array, Int32Array, Int64Array,
-    RecordBatch, StringArray, TimestampMicrosecondArray, UInt8Array, UInt16Array, UInt32Array,
+    ArrayRef, BooleanArray, Date32Array, Float32Array, Float64Array, Int8Array, Int16Array,
+    Int32Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray, UInt8Array,
+    UInt16Array, UInt32Array,
 };
 use revoscale::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use revoscale::core::factor::{LevelTable, factor_type};
-use revoscale::core::{ColType, ColumnInfo, DataSink, DataSource, ReadOptions, WriteOptions, copy_chunks};
+use revoscale::core::{
+    ColType, ColumnInfo, DataSink, DataSource, ReadOptions, WriteOptions, copy_chunks,
+};
 use revoscale::data::{MemoryData, ParquetData, TextData};
 use revoscale::xdf::{XdfData, rx_read_xdf};
 
@@ -111,8 +114,12 @@ fn column(t: T, n: usize) -> BoxedStrategy<ArrayRef> {
         ($arr:ty, $strat:expr) => {
             (prop::collection::vec($strat, n), nulls)
                 .prop_map(|(v, m)| {
-                    Arc::new(<$arr>::from(v.into_iter().zip(m).map(|(x, null)| (!null).then_some(x)).collect::<Vec<_>>()))
-                        as ArrayRef
+                    Arc::new(<$arr>::from(
+                        v.into_iter()
+                            .zip(m)
+                            .map(|(x, null)| (!null).then_some(x))
+                            .collect::<Vec<_>>(),
+                    )) as ArrayRef
                 })
                 .boxed()
         };
@@ -126,19 +133,40 @@ fn column(t: T, n: usize) -> BoxedStrategy<ArrayRef> {
         T::U8 => prim!(UInt8Array, any::<u8>()),
         T::U16 => prim!(UInt16Array, any::<u16>()),
         T::U32 => prim!(UInt32Array, any::<u32>()),
-        T::F32 => prim!(Float32Array, prop::num::f32::NORMAL | prop::num::f32::ZERO | prop::num::f32::SUBNORMAL),
-        T::F64 => prim!(Float64Array, prop::num::f64::NORMAL | prop::num::f64::ZERO | prop::num::f64::SUBNORMAL),
+        T::F32 => prim!(
+            Float32Array,
+            prop::num::f32::NORMAL | prop::num::f32::ZERO | prop::num::f32::SUBNORMAL
+        ),
+        T::F64 => prim!(
+            Float64Array,
+            prop::num::f64::NORMAL | prop::num::f64::ZERO | prop::num::f64::SUBNORMAL
+        ),
         T::Date => prim!(Date32Array, -100_000i32..100_000),
-        T::Ts => prim!(TimestampMicrosecondArray, -2_000_000_000_000_000i64..4_000_000_000_000_000),
+        T::Ts => prim!(
+            TimestampMicrosecondArray,
+            -2_000_000_000_000_000i64..4_000_000_000_000_000
+        ),
         T::Str => (prop::collection::vec(any_string(), n), nulls)
             .prop_map(|(v, m)| {
-                Arc::new(StringArray::from(v.into_iter().zip(m).map(|(x, null)| (!null).then_some(x)).collect::<Vec<_>>()))
-                    as ArrayRef
+                Arc::new(StringArray::from(
+                    v.into_iter()
+                        .zip(m)
+                        .map(|(x, null)| (!null).then_some(x))
+                        .collect::<Vec<_>>(),
+                )) as ArrayRef
             })
             .boxed(),
-        T::Factor => (prop::collection::vec(prop::sample::select(vec!["a", "b é", "", "Z z", "漢"]), n), nulls)
+        T::Factor => (
+            prop::collection::vec(prop::sample::select(vec!["a", "b é", "", "Z z", "漢"]), n),
+            nulls,
+        )
             .prop_map(|(v, m)| {
-                let s = StringArray::from(v.into_iter().zip(m).map(|(x, null)| (!null).then_some(x)).collect::<Vec<_>>());
+                let s = StringArray::from(
+                    v.into_iter()
+                        .zip(m)
+                        .map(|(x, null)| (!null).then_some(x))
+                        .collect::<Vec<_>>(),
+                );
                 Arc::new(LevelTable::new().encode_strings(&s, false, "f").unwrap()) as ArrayRef
             })
             .boxed(),
@@ -147,23 +175,30 @@ fn column(t: T, n: usize) -> BoxedStrategy<ArrayRef> {
 
 /// A random table: 1..6 columns, split into 0..4 batches (some empty).
 fn table() -> impl Strategy<Value = (SchemaRef, Vec<RecordBatch>)> {
-    (prop::collection::vec(any_type(), 1..6), prop::collection::vec(0usize..12, 0..4)).prop_flat_map(|(types, sizes)| {
-        let fields: Vec<Field> =
-            types.iter().enumerate().map(|(i, t)| Field::new(format!("c{i}_{t:?}"), t.data_type(), true)).collect();
-        let schema = Arc::new(Schema::new(fields));
-        let batches: Vec<_> = sizes
-            .iter()
-            .map(|&n| {
-                let s = schema.clone();
-                types
-                    .iter()
-                    .map(|&t| column(t, n))
-                    .collect::<Vec<_>>()
-                    .prop_map(move |cols| RecordBatch::try_new(s.clone(), cols).unwrap())
-            })
-            .collect();
-        (Just(schema), batches)
-    })
+    (
+        prop::collection::vec(any_type(), 1..6),
+        prop::collection::vec(0usize..12, 0..4),
+    )
+        .prop_flat_map(|(types, sizes)| {
+            let fields: Vec<Field> = types
+                .iter()
+                .enumerate()
+                .map(|(i, t)| Field::new(format!("c{i}_{t:?}"), t.data_type(), true))
+                .collect();
+            let schema = Arc::new(Schema::new(fields));
+            let batches: Vec<_> = sizes
+                .iter()
+                .map(|&n| {
+                    let s = schema.clone();
+                    types
+                        .iter()
+                        .map(|&t| column(t, n))
+                        .collect::<Vec<_>>()
+                        .prop_map(move |cols| RecordBatch::try_new(s.clone(), cols).unwrap())
+                })
+                .collect();
+            (Just(schema), batches)
+        })
 }
 
 /// All rows as one batch, factors as their level text (so level order does not matter).
@@ -172,7 +207,9 @@ fn canonical(schema: &SchemaRef, batches: &[RecordBatch]) -> Vec<ArrayRef> {
     all.columns()
         .iter()
         .map(|c| match c.data_type() {
-            DataType::Dictionary(..) => revoscale::arrow::compute::cast(c, &DataType::Utf8).unwrap(),
+            DataType::Dictionary(..) => {
+                revoscale::arrow::compute::cast(c, &DataType::Utf8).unwrap()
+            }
             _ => c.clone(),
         })
         .collect()
@@ -185,7 +222,12 @@ fn read_xdf_canonical(path: &std::path::Path, schema: &SchemaRef) -> Vec<ArrayRe
 }
 
 fn copy(src: &dyn DataSource, sink: &dyn DataSink, opts: &WriteOptions) -> u64 {
-    copy_chunks(src.open(&ReadOptions::default()).unwrap(), sink.create(src.schema().unwrap(), opts).unwrap(), |_| {}).unwrap()
+    copy_chunks(
+        src.open(&ReadOptions::default()).unwrap(),
+        sink.create(src.schema().unwrap(), opts).unwrap(),
+        |_| {},
+    )
+    .unwrap()
 }
 
 proptest! {

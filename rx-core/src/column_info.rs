@@ -219,7 +219,10 @@ impl ColumnConverter {
         if ordered {
             meta.insert(META_ORDERED.into(), "true".into());
         }
-        let name = info.new_name.clone().unwrap_or_else(|| field.name().clone());
+        let name = info
+            .new_name
+            .clone()
+            .unwrap_or_else(|| field.name().clone());
         let mut out_field = Field::new(name, target.clone(), true).with_metadata(meta);
         if !matches!(target, DataType::Dictionary(..)) {
             let mut m = out_field.metadata().clone();
@@ -246,7 +249,12 @@ impl ColumnConverter {
     pub fn output_levels(&self) -> Option<Vec<String>> {
         let t = self.levels.as_ref()?;
         Some(match &self.rename {
-            Some(r) => t.levels().iter().enumerate().map(|(i, l)| r.get(i).cloned().unwrap_or_else(|| l.clone())).collect(),
+            Some(r) => t
+                .levels()
+                .iter()
+                .enumerate()
+                .map(|(i, l)| r.get(i).cloned().unwrap_or_else(|| l.clone()))
+                .collect(),
             None => t.levels().to_vec(),
         })
     }
@@ -266,8 +274,15 @@ impl ColumnConverter {
                 DataType::Utf8 => array.as_string::<i32>().clone(),
                 _ => {
                     let fmt = FormatOptions::default();
-                    let s = arrow::compute::cast_with_options(array, &DataType::Utf8, &CastOptions { safe: false, format_options: fmt })
-                        .map_err(|e| Error::arrow(what.clone(), e))?;
+                    let s = arrow::compute::cast_with_options(
+                        array,
+                        &DataType::Utf8,
+                        &CastOptions {
+                            safe: false,
+                            format_options: fmt,
+                        },
+                    )
+                    .map_err(|e| Error::arrow(what.clone(), e))?;
                     s.as_string::<i32>().clone()
                 }
             };
@@ -291,8 +306,14 @@ impl ColumnConverter {
 }
 
 /// Casts `array` to `target`; a value that does not convert is an error naming its row.
-pub fn cast_strict(array: &ArrayRef, target: &DataType, what: &str, first_row: u64) -> Result<ArrayRef> {
-    let safe = arrow::compute::cast(array, target).map_err(|e| Error::arrow(what.to_string(), e))?;
+pub fn cast_strict(
+    array: &ArrayRef,
+    target: &DataType,
+    what: &str,
+    first_row: u64,
+) -> Result<ArrayRef> {
+    let safe =
+        arrow::compute::cast(array, target).map_err(|e| Error::arrow(what.to_string(), e))?;
     if safe.null_count() == array.null_count() {
         return Ok(safe);
     }
@@ -323,18 +344,37 @@ mod tests {
         };
         let f = Field::new("g", DataType::Int64, true);
         let mut c = ColumnConverter::new(&f, Some(&info), "t.csv").unwrap();
-        let out = c.convert(&(Arc::new(Int64Array::from(vec![2, 1, 2])) as ArrayRef), 0).unwrap();
+        let out = c
+            .convert(&(Arc::new(Int64Array::from(vec![2, 1, 2])) as ArrayRef), 0)
+            .unwrap();
         assert_eq!(crate::factor::array_levels(&out).unwrap(), ["low", "high"]);
-        assert_eq!(crate::varinfo::field_levels(c.field()).unwrap(), ["low", "high"]);
-        let e = c.convert(&(Arc::new(Int64Array::from(vec![3])) as ArrayRef), 10).unwrap_err().to_string();
+        assert_eq!(
+            crate::varinfo::field_levels(c.field()).unwrap(),
+            ["low", "high"]
+        );
+        let e = c
+            .convert(&(Arc::new(Int64Array::from(vec![3])) as ArrayRef), 10)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("'3'") && e.contains("t.csv"), "{e}");
     }
 
     #[test]
     fn failed_cast_names_the_row() {
         let f = Field::new("x", DataType::Utf8, true);
-        let mut c = ColumnConverter::new(&f, Some(&ColumnInfo::default().with_type(ColType::Int32)), "a.csv").unwrap();
-        let e = c.convert(&(Arc::new(StringArray::from(vec!["1", "zz"])) as ArrayRef), 100).unwrap_err().to_string();
+        let mut c = ColumnConverter::new(
+            &f,
+            Some(&ColumnInfo::default().with_type(ColType::Int32)),
+            "a.csv",
+        )
+        .unwrap();
+        let e = c
+            .convert(
+                &(Arc::new(StringArray::from(vec!["1", "zz"])) as ArrayRef),
+                100,
+            )
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("row 102") && e.contains("'zz'"), "{e}");
     }
 

@@ -92,22 +92,37 @@ pub enum Error {
 impl Error {
     /// An [`Error::Io`] for `path`.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { path: path.into(), source }
+        Error::Io {
+            path: path.into(),
+            source,
+        }
     }
 
     /// An [`Error::Arrow`] with what was being done.
     pub fn arrow(context: impl Into<String>, source: arrow::error::ArrowError) -> Self {
-        Error::Arrow { context: context.into(), source: Box::new(source) }
+        Error::Arrow {
+            context: context.into(),
+            source: Box::new(source),
+        }
     }
 
     /// An [`Error::Corrupt`] for `path`.
     pub fn corrupt(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
-        Error::Corrupt { path: path.into(), message: message.into() }
+        Error::Corrupt {
+            path: path.into(),
+            message: message.into(),
+        }
     }
 
     /// An [`Error::External`] with what was being done.
-    pub fn external(context: impl Into<String>, source: impl std::error::Error + Send + Sync + 'static) -> Self {
-        Error::External { context: context.into(), source: Box::new(source) }
+    pub fn external(
+        context: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Error::External {
+            context: context.into(),
+            source: Box::new(source),
+        }
     }
 
     /// An [`Error::InvalidArgument`].
@@ -117,7 +132,9 @@ impl Error {
 }
 
 fn format_formula_error(formula: &str, position: usize, message: &str) -> String {
-    let col = formula.get(..position.min(formula.len())).map_or(position, |p| p.chars().count());
+    let col = formula
+        .get(..position.min(formula.len()))
+        .map_or(position, |p| p.chars().count());
     format!(
         "formula error at position {}: {message}\n  {formula}\n  {}^",
         col + 1,
@@ -131,7 +148,11 @@ mod tests {
 
     #[test]
     fn formula_error_points_at_position() {
-        let e = Error::Formula { formula: "y ~ a +".into(), position: 7, message: "expected a term".into() };
+        let e = Error::Formula {
+            formula: "y ~ a +".into(),
+            position: 7,
+            message: "expected a term".into(),
+        };
         let s = e.to_string();
         assert!(s.contains("position 8"), "{s}");
         assert!(s.ends_with("         ^"), "{s:?}");

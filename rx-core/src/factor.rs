@@ -119,7 +119,12 @@ impl LevelTable {
     }
 
     /// Re-codes a factor (any dictionary of strings) onto this table by level name.
-    pub fn recode(&mut self, array: &dyn Array, unknown_as_missing: bool, what: &str) -> Result<DictionaryArray<Int32Type>> {
+    pub fn recode(
+        &mut self,
+        array: &dyn Array,
+        unknown_as_missing: bool,
+        what: &str,
+    ) -> Result<DictionaryArray<Int32Type>> {
         let strings = factor_to_strings(array)?;
         self.encode_strings(&strings, unknown_as_missing, what)
     }
@@ -127,7 +132,8 @@ impl LevelTable {
 
 /// The text of each element of a factor (or string) array.
 pub fn factor_to_strings(array: &dyn Array) -> Result<StringArray> {
-    let out = arrow::compute::cast(array, &DataType::Utf8).map_err(|e| Error::arrow("reading factor levels", e))?;
+    let out = arrow::compute::cast(array, &DataType::Utf8)
+        .map_err(|e| Error::arrow("reading factor levels", e))?;
     Ok(out.as_string::<i32>().clone())
 }
 
@@ -135,7 +141,12 @@ pub fn factor_to_strings(array: &dyn Array) -> Result<StringArray> {
 pub fn array_levels(array: &dyn Array) -> Option<Vec<String>> {
     let dict = array.as_any_dictionary_opt()?;
     let values = dict.values().as_string_opt::<i32>()?;
-    Some(values.iter().map(|v| v.unwrap_or_default().to_string()).collect())
+    Some(
+        values
+            .iter()
+            .map(|v| v.unwrap_or_default().to_string())
+            .collect(),
+    )
 }
 
 #[cfg(test)]
@@ -145,8 +156,16 @@ mod tests {
     #[test]
     fn codes_are_stable_as_levels_grow() {
         let mut t = LevelTable::new();
-        let a = t.encode_strings(&StringArray::from(vec![Some("b"), None, Some("a")]), false, "x").unwrap();
-        let b = t.encode_strings(&StringArray::from(vec![Some("c"), Some("b")]), false, "x").unwrap();
+        let a = t
+            .encode_strings(
+                &StringArray::from(vec![Some("b"), None, Some("a")]),
+                false,
+                "x",
+            )
+            .unwrap();
+        let b = t
+            .encode_strings(&StringArray::from(vec![Some("c"), Some("b")]), false, "x")
+            .unwrap();
         assert_eq!(a.keys().values().to_vec()[..1], [0]);
         assert_eq!(b.keys().values().to_vec(), vec![2, 0]);
         assert_eq!(t.levels(), ["b", "a", "c"]);
@@ -156,9 +175,13 @@ mod tests {
     #[test]
     fn fixed_table_rejects_or_drops_unknown_levels() {
         let mut t = LevelTable::fixed(&["x".into()]);
-        let e = t.encode_strings(&StringArray::from(vec!["y"]), false, "col 'g'").unwrap_err();
+        let e = t
+            .encode_strings(&StringArray::from(vec!["y"]), false, "col 'g'")
+            .unwrap_err();
         assert!(e.to_string().contains("'y'"));
-        let ok = t.encode_strings(&StringArray::from(vec!["y", "x"]), true, "g").unwrap();
+        let ok = t
+            .encode_strings(&StringArray::from(vec!["y", "x"]), true, "g")
+            .unwrap();
         assert_eq!(ok.null_count(), 1);
     }
 }

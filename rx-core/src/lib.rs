@@ -30,7 +30,10 @@ pub use column_info::{ColType, ColumnInfo, ColumnInfoMap};
 pub use error::{Error, Result};
 pub use options::RxOptions;
 pub use pema::{ComputeContext, Pema, RxLocalSeq, Step};
-pub use source::{ChunkReader, ChunkWriter, DataSink, DataSource, ReadOptions, WriteMode, WriteOptions, copy_chunks, rechunk};
+pub use source::{
+    ChunkReader, ChunkWriter, DataSink, DataSource, ReadOptions, WriteMode, WriteOptions,
+    copy_chunks, rechunk,
+};
 pub use varinfo::{VarInfo, VarType};
 
 /// Re-exported so that users of rx-core get the arrow version it was built with.

@@ -19,7 +19,12 @@ pub struct RxOptions {
 
 impl Default for RxOptions {
     fn default() -> Self {
-        RxOptions { rows_per_read: 500_000, blocks_per_read: 1, report_progress: 1, compression_level: 1 }
+        RxOptions {
+            rows_per_read: 500_000,
+            blocks_per_read: 1,
+            report_progress: 1,
+            compression_level: 1,
+        }
     }
 }
 

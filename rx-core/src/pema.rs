@@ -53,7 +53,12 @@ pub trait ComputeContext: Debug + Send + Sync {
     fn name(&self) -> &str;
 
     /// Runs an analysis over a source to its end, pass after pass.
-    fn run<P: Pema>(&self, pema: &mut P, source: &dyn DataSource, options: &RxOptions) -> Result<P::Output>
+    fn run<P: Pema>(
+        &self,
+        pema: &mut P,
+        source: &dyn DataSource,
+        options: &RxOptions,
+    ) -> Result<P::Output>
     where
         Self: Sized;
 }
@@ -67,7 +72,12 @@ impl ComputeContext for RxLocalSeq {
         "RxLocalSeq"
     }
 
-    fn run<P: Pema>(&self, pema: &mut P, source: &dyn DataSource, options: &RxOptions) -> Result<P::Output> {
+    fn run<P: Pema>(
+        &self,
+        pema: &mut P,
+        source: &dyn DataSource,
+        options: &RxOptions,
+    ) -> Result<P::Output> {
         loop {
             let acc = run_pass(pema, source, options)?;
             if let Step::Done(out) = pema.finish(acc)? {
@@ -78,8 +88,15 @@ impl ComputeContext for RxLocalSeq {
 }
 
 /// Runs one pass of `pema` over all chunks of `source`, in order, and returns the partial.
-pub fn run_pass<P: Pema>(pema: &P, source: &dyn DataSource, options: &RxOptions) -> Result<P::Partial> {
-    let read = ReadOptions { columns: Some(pema.columns()), rows_per_read: Some(options.rows_per_read) };
+pub fn run_pass<P: Pema>(
+    pema: &P,
+    source: &dyn DataSource,
+    options: &RxOptions,
+) -> Result<P::Partial> {
+    let read = ReadOptions {
+        columns: Some(pema.columns()),
+        rows_per_read: Some(options.rows_per_read),
+    };
     let mut acc = pema.init();
     for chunk in source.open(&read)? {
         pema.process(&mut acc, &chunk?)?;

@@ -85,7 +85,11 @@ pub struct WriteOptions {
 
 impl Default for WriteOptions {
     fn default() -> Self {
-        WriteOptions { mode: WriteMode::Create, compression_level: 1, rows_per_block: None }
+        WriteOptions {
+            mode: WriteMode::Create,
+            compression_level: 1,
+            rows_per_block: None,
+        }
     }
 }
 
@@ -135,7 +139,11 @@ pub trait ChunkWriter: Send {
 
 /// Copies every chunk of `reader` into `writer` and finishes it; on error the writer is dropped, so
 /// nothing half-written is left looking valid.
-pub fn copy_chunks(reader: ChunkReader, mut writer: Box<dyn ChunkWriter>, mut on_chunk: impl FnMut(&RecordBatch)) -> Result<u64> {
+pub fn copy_chunks(
+    reader: ChunkReader,
+    mut writer: Box<dyn ChunkWriter>,
+    mut on_chunk: impl FnMut(&RecordBatch),
+) -> Result<u64> {
     for batch in reader {
         let batch = batch?;
         on_chunk(&batch);
@@ -146,7 +154,13 @@ pub fn copy_chunks(reader: ChunkReader, mut writer: Box<dyn ChunkWriter>, mut on
 
 /// Re-blocks a chunk stream into chunks of exactly `rows` rows (the last may be shorter).
 pub fn rechunk(reader: ChunkReader, rows: usize) -> ChunkReader {
-    Box::new(Rechunk { inner: reader, rows: rows.max(1), pending: Vec::new(), pending_rows: 0, done: false })
+    Box::new(Rechunk {
+        inner: reader,
+        rows: rows.max(1),
+        pending: Vec::new(),
+        pending_rows: 0,
+        done: false,
+    })
 }
 
 struct Rechunk {

@@ -109,7 +109,9 @@ pub fn storage_name(dt: &DataType) -> Option<String> {
         DataType::Float32 => "float32".into(),
         DataType::Float64 => "float64".into(),
         DataType::Utf8 => "string".into(),
-        DataType::Dictionary(k, v) if **v == DataType::Utf8 && k.is_integer() => format!("{} codes", storage_name(k)?),
+        DataType::Dictionary(k, v) if **v == DataType::Utf8 && k.is_integer() => {
+            format!("{} codes", storage_name(k)?)
+        }
         DataType::Date32 => "date32".into(),
         DataType::Timestamp(u, tz) => {
             let unit = match u {
@@ -149,7 +151,10 @@ impl VarInfo {
         let ordered = meta.get(META_ORDERED).is_some_and(|v| v == "true");
         let var_type = match dt {
             DataType::Boolean => VarType::Logical,
-            DataType::Float16 | DataType::Float32 | DataType::Float64 | DataType::Decimal128(..) => VarType::Numeric,
+            DataType::Float16
+            | DataType::Float32
+            | DataType::Float64
+            | DataType::Decimal128(..) => VarType::Numeric,
             d if d.is_integer() => VarType::Integer,
             DataType::Dictionary(..) if ordered => VarType::Ordered,
             DataType::Dictionary(..) => VarType::Factor,
@@ -157,8 +162,12 @@ impl VarInfo {
             DataType::Timestamp(..) => VarType::Timestamp,
             _ => VarType::Character,
         };
-        let levels = meta.get(META_LEVELS).and_then(|s| serde_json::from_str::<Vec<String>>(s).ok());
-        let value_labels = meta.get(META_VALUE_LABELS).and_then(|s| serde_json::from_str(s).ok());
+        let levels = meta
+            .get(META_LEVELS)
+            .and_then(|s| serde_json::from_str::<Vec<String>>(s).ok());
+        let value_labels = meta
+            .get(META_VALUE_LABELS)
+            .and_then(|s| serde_json::from_str(s).ok());
         VarInfo {
             name: field.name().clone(),
             var_type,
@@ -177,13 +186,21 @@ impl VarInfo {
         set_or_remove(&mut meta, META_DESCRIPTION, self.description.clone());
         set_or_remove(&mut meta, META_LOW, self.low.map(fmt_f64));
         set_or_remove(&mut meta, META_HIGH, self.high.map(fmt_f64));
-        set_or_remove(&mut meta, META_LEVELS, self.levels.as_ref().map(|l| json_string(l)));
+        set_or_remove(
+            &mut meta,
+            META_LEVELS,
+            self.levels.as_ref().map(json_string),
+        );
         set_or_remove(
             &mut meta,
             META_ORDERED,
             (self.var_type == VarType::Ordered).then(|| "true".to_string()),
         );
-        set_or_remove(&mut meta, META_VALUE_LABELS, self.value_labels.as_ref().map(|l| json_string(l)));
+        set_or_remove(
+            &mut meta,
+            META_VALUE_LABELS,
+            self.value_labels.as_ref().map(json_string),
+        );
         field.with_metadata(meta)
     }
 }
@@ -211,7 +228,10 @@ pub fn fmt_f64(v: f64) -> String {
 
 /// The factor levels recorded in a field's metadata.
 pub fn field_levels(field: &Field) -> Option<Vec<String>> {
-    field.metadata().get(META_LEVELS).and_then(|s| serde_json::from_str(s).ok())
+    field
+        .metadata()
+        .get(META_LEVELS)
+        .and_then(|s| serde_json::from_str(s).ok())
 }
 
 /// Returns `field` with its level table set in the metadata.
@@ -257,7 +277,11 @@ mod tests {
 
     #[test]
     fn unsupported_types_are_named() {
-        let s = arrow::datatypes::Schema::new(vec![Field::new("l", DataType::new_list(DataType::Int32, true), true)]);
+        let s = arrow::datatypes::Schema::new(vec![Field::new(
+            "l",
+            DataType::new_list(DataType::Int32, true),
+            true,
+        )]);
         let e = check_supported(&s).unwrap_err().to_string();
         assert!(e.contains("column 'l'"), "{e}");
     }

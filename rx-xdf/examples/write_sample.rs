@@ -10,16 +10,22 @@ use rx_core::{DataSink, WriteOptions};
 use rx_xdf::XdfData;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let path = std::env::args().nth(1).unwrap_or_else(|| "sample.xdf".into());
+    let path = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "sample.xdf".into());
     let schema = Arc::new(Schema::new(vec![
         Field::new("x", DataType::Float64, true),
         Field::new("g", factor_type(), true),
     ]));
     let mut t = LevelTable::new();
-    let mut batch = |xs: Vec<f64>, gs: Vec<&str>| -> Result<RecordBatch, Box<dyn std::error::Error>> {
-        let g = t.encode_strings(&StringArray::from(gs), false, "g")?;
-        Ok(RecordBatch::try_new(schema.clone(), vec![Arc::new(Float64Array::from(xs)) as ArrayRef, Arc::new(g)])?)
-    };
+    let mut batch =
+        |xs: Vec<f64>, gs: Vec<&str>| -> Result<RecordBatch, Box<dyn std::error::Error>> {
+            let g = t.encode_strings(&StringArray::from(gs), false, "g")?;
+            Ok(RecordBatch::try_new(
+                schema.clone(),
+                vec![Arc::new(Float64Array::from(xs)) as ArrayRef, Arc::new(g)],
+            )?)
+        };
     let b1 = batch(vec![1.0, 2.0], vec!["a", "b"])?;
     let b2 = batch(vec![3.0], vec!["c"])?;
     let b3 = batch(vec![4.0], vec!["d"])?;

@@ -36,7 +36,9 @@ pub struct PartMeta {
 }
 
 fn set_name(dir: &Path) -> String {
-    dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "set".into())
+    dir.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "set".into())
 }
 
 fn meta_path(dir: &Path) -> PathBuf {
@@ -58,15 +60,21 @@ impl CompositeSet {
         let mp = meta_path(dir);
         let text = std::fs::read_to_string(&mp).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
-                Error::corrupt(dir, format!("not a composite .xdf set: {} is missing", mp.display()))
+                Error::corrupt(
+                    dir,
+                    format!("not a composite .xdf set: {} is missing", mp.display()),
+                )
             } else {
                 Error::io(&mp, e)
             }
         })?;
-        let meta: CompositeMeta =
-            serde_json::from_str(&text).map_err(|e| Error::corrupt(&mp, format!("damaged metadata file: {e}")))?;
+        let meta: CompositeMeta = serde_json::from_str(&text)
+            .map_err(|e| Error::corrupt(&mp, format!("damaged metadata file: {e}")))?;
         if meta.format != "xdf-composite" || meta.version != 1 {
-            return Err(Error::corrupt(&mp, "not a composite .xdf metadata file (format/version)"));
+            return Err(Error::corrupt(
+                &mp,
+                "not a composite .xdf metadata file (format/version)",
+            ));
         }
         let (schema, compression) = match meta.parts.last() {
             Some(p) => {
@@ -75,7 +83,12 @@ impl CompositeSet {
             }
             None => (Arc::new(Schema::empty()), "none".into()),
         };
-        Ok(CompositeSet { dir: dir.to_path_buf(), meta, schema, compression })
+        Ok(CompositeSet {
+            dir: dir.to_path_buf(),
+            meta,
+            schema,
+            compression,
+        })
     }
 
     /// The schema (the last part's, whose level tables include every earlier part's levels).
@@ -85,7 +98,11 @@ impl CompositeSet {
 
     /// Rows of every block of every part, in order.
     pub fn rows_per_block(&self) -> Vec<u64> {
-        self.meta.parts.iter().flat_map(|p| p.blocks.iter().copied()).collect()
+        self.meta
+            .parts
+            .iter()
+            .flat_map(|p| p.blocks.iter().copied())
+            .collect()
     }
 
     /// Total rows.
@@ -100,15 +117,23 @@ impl CompositeSet {
 
     /// Bytes of the metadata file and all parts.
     pub fn total_bytes(&self) -> u64 {
-        let mut n = std::fs::metadata(meta_path(&self.dir)).map(|m| m.len()).unwrap_or(0);
+        let mut n = std::fs::metadata(meta_path(&self.dir))
+            .map(|m| m.len())
+            .unwrap_or(0);
         for p in &self.meta.parts {
-            n += std::fs::metadata(self.dir.join(&p.file)).map(|m| m.len()).unwrap_or(0);
+            n += std::fs::metadata(self.dir.join(&p.file))
+                .map(|m| m.len())
+                .unwrap_or(0);
         }
         n
     }
 
     /// Reads the global block range `blocks` (all when `None`) with the named columns.
-    pub fn reader(&self, columns: Option<&[String]>, blocks: Option<std::ops::Range<usize>>) -> Result<ChunkReader> {
+    pub fn reader(
+        &self,
+        columns: Option<&[String]>,
+        blocks: Option<std::ops::Range<usize>>,
+    ) -> Result<ChunkReader> {
         let total: usize = self.meta.parts.iter().map(|p| p.blocks.len()).sum();
         let want = blocks.unwrap_or(0..total);
         let mut plan = Vec::new();
@@ -122,17 +147,18 @@ impl CompositeSet {
             }
             start += n;
         }
-        let schema = match columns {
-            Some(c) => {
-                let f = XdfFile::open(&self.dir.join(&self.meta.parts.last().map(|p| p.file.clone()).unwrap_or_default()));
-                match f {
-                    Ok(f) => f.projected_schema(Some(c))?,
-                    Err(e) => return Err(e),
-                }
+        let schema = match (columns, self.meta.parts.last()) {
+            (Some(c), Some(last)) => {
+                XdfFile::open(&self.dir.join(&last.file))?.projected_schema(Some(c))?
             }
-            None => self.schema.clone(),
+            _ => self.schema.clone(),
         };
-        Ok(Box::new(CompositeIter { plan: plan.into_iter(), current: None, columns: columns.map(<[String]>::to_vec), schema }))
+        Ok(Box::new(CompositeIter {
+            plan: plan.into_iter(),
+            current: None,
+            columns: columns.map(<[String]>::to_vec),
+            schema,
+        }))
     }
 }
 
@@ -154,8 +180,12 @@ impl CompositeIter {
                 (Some(levels), Some(dict)) if matches!(f.data_type(), DataType::Dictionary(..)) => {
                     let values = dict.values().as_string::<i32>();
                     let prefix = values.len() <= levels.len()
-                        && values.iter().zip(&levels).all(|(v, l)| v == Some(l.as_str()));
-                    let full: ArrayRef = Arc::new(arrow::array::StringArray::from_iter_values(&levels));
+                        && values
+                            .iter()
+                            .zip(&levels)
+                            .all(|(v, l)| v == Some(l.as_str()));
+                    let full: ArrayRef =
+                        Arc::new(arrow::array::StringArray::from_iter_values(&levels));
                     if prefix {
                         cols.push(dict.with_values(full));
                     } else {
@@ -166,7 +196,8 @@ impl CompositeIter {
                 _ => cols.push(col.clone()),
             }
         }
-        RecordBatch::try_new(self.schema.clone(), cols).map_err(|e| Error::arrow("reading a composite set", e))
+        RecordBatch::try_new(self.schema.clone(), cols)
+            .map_err(|e| Error::arrow("reading a composite set", e))
     }
 }
 
@@ -187,7 +218,9 @@ impl Iterator for CompositeIter {
                 }
             }
             let (path, range) = self.plan.next()?;
-            match XdfFile::open(&path).and_then(|f| Arc::new(f).reader(self.columns.as_deref(), range)) {
+            match XdfFile::open(&path)
+                .and_then(|f| Arc::new(f).reader(self.columns.as_deref(), range))
+            {
                 Ok(r) => self.current = Some(r),
                 Err(e) => {
                     self.plan = Vec::new().into_iter();
@@ -220,11 +253,18 @@ pub struct CompositeWriter {
 
 impl CompositeWriter {
     /// Starts writing a composite set in directory `dir`.
-    pub fn create(dir: &Path, schema: &Schema, options: &WriteOptions, blocks_per_part: usize) -> Result<Self> {
+    pub fn create(
+        dir: &Path,
+        schema: &Schema,
+        options: &WriteOptions,
+        blocks_per_part: usize,
+    ) -> Result<Self> {
         let name = set_name(dir);
         let exists = dir.exists();
         if exists && options.mode == WriteMode::Create {
-            return Err(Error::Exists { path: dir.to_path_buf() });
+            return Err(Error::Exists {
+                path: dir.to_path_buf(),
+            });
         }
         let mut parts = Vec::new();
         let mut schema = crate::writer::storage_schema(schema)?;
@@ -241,7 +281,10 @@ impl CompositeWriter {
                 Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
                 _ => PathBuf::from("."),
             };
-            let t = tempfile::Builder::new().prefix(&format!(".{name}.")).tempdir_in(&parent).map_err(|e| Error::io(&parent, e))?;
+            let t = tempfile::Builder::new()
+                .prefix(&format!(".{name}."))
+                .tempdir_in(&parent)
+                .map_err(|e| Error::io(&parent, e))?;
             (t.path().to_path_buf(), Some(t))
         };
         std::fs::create_dir_all(work.join("data")).map_err(|e| Error::io(&work, e))?;
@@ -281,8 +324,14 @@ impl CompositeWriter {
             let path = self.created.last().cloned().unwrap_or_default();
             Box::new(w).finish()?;
             let f = XdfFile::open(&path)?;
-            let rel = path.strip_prefix(&self.work).map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
-            self.parts.push(PartMeta { file: rel, blocks: f.rows_per_block() });
+            let rel = path
+                .strip_prefix(&self.work)
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            self.parts.push(PartMeta {
+                file: rel,
+                blocks: f.rows_per_block(),
+            });
         }
         Ok(())
     }
@@ -317,16 +366,26 @@ impl ChunkWriter for CompositeWriter {
             self.open_part()?;
         }
         self.close_part()?;
-        let meta = CompositeMeta { format: "xdf-composite".into(), version: 1, parts: self.parts.clone() };
-        let text = serde_json::to_string_pretty(&meta).map_err(|e| Error::external("writing composite metadata", e))?;
+        let meta = CompositeMeta {
+            format: "xdf-composite".into(),
+            version: 1,
+            parts: self.parts.clone(),
+        };
+        let text = serde_json::to_string_pretty(&meta)
+            .map_err(|e| Error::external("writing composite metadata", e))?;
         let mp = self.work.join(format!("{}.xdfm", self.name));
-        let mut tmp = tempfile::Builder::new().prefix(".xdfm.").tempfile_in(&self.work).map_err(|e| Error::io(&self.work, e))?;
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".xdfm.")
+            .tempfile_in(&self.work)
+            .map_err(|e| Error::io(&self.work, e))?;
         std::io::Write::write_all(&mut tmp, text.as_bytes()).map_err(|e| Error::io(&mp, e))?;
         tmp.persist(&mp).map_err(|e| Error::io(&mp, e.error))?;
         if let Some(t) = self.temp.take() {
             let work = t.keep();
             if self.dir.exists() {
-                let old = self.dir.with_file_name(format!(".{}.old-{}", self.name, std::process::id()));
+                let old =
+                    self.dir
+                        .with_file_name(format!(".{}.old-{}", self.name, std::process::id()));
                 std::fs::rename(&self.dir, &old).map_err(|e| Error::io(&self.dir, e))?;
                 std::fs::rename(&work, &self.dir).map_err(|e| Error::io(&self.dir, e))?;
                 let _ = std::fs::remove_dir_all(&old);
@@ -350,4 +409,3 @@ impl Drop for CompositeWriter {
         }
     }
 }
-

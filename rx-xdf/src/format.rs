@@ -108,7 +108,11 @@ pub fn zstd_level(l: u32) -> i32 {
 
 /// The Arrow IPC flatbuffer of an encapsulated message (after the continuation marker and length).
 pub fn message_flatbuffer(meta: &[u8]) -> Option<&[u8]> {
-    let (len_at, start): (usize, usize) = if meta.get(..4)? == [0xff; 4] { (4, 8) } else { (0, 4) };
+    let (len_at, start): (usize, usize) = if meta.get(..4)? == [0xff; 4] {
+        (4, 8)
+    } else {
+        (0, 4)
+    };
     let len = i32::from_le_bytes(meta.get(len_at..len_at + 4)?.try_into().ok()?);
     let len = usize::try_from(len).ok()?;
     meta.get(start..start.checked_add(len)?)

@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::{Field, Schema};
-use rx_core::varinfo::{META_DESCRIPTION, META_HIGH, META_LEVELS, META_LOW, META_VALUE_LABELS, fmt_f64};
+use rx_core::varinfo::{
+    META_DESCRIPTION, META_HIGH, META_LEVELS, META_LOW, META_VALUE_LABELS, fmt_f64,
+};
 use rx_core::{DataSource, Error, ReadOptions, Result, VarInfo};
 use serde::Serialize;
 
@@ -48,10 +50,20 @@ pub fn rx_get_info(path: impl AsRef<Path>, head: usize) -> Result<XdfInfo> {
     let data = XdfData::new(path);
     let (schema, rows_per_block, compression, file_size) = if data.is_composite() {
         let set = CompositeSet::open(path)?;
-        (set.schema().clone(), set.rows_per_block(), set.compression(), set.total_bytes())
+        (
+            set.schema().clone(),
+            set.rows_per_block(),
+            set.compression(),
+            set.total_bytes(),
+        )
     } else {
         let f = XdfFile::open(path)?;
-        (f.schema().clone(), f.rows_per_block(), f.compression().to_string(), f.file_len())
+        (
+            f.schema().clone(),
+            f.rows_per_block(),
+            f.compression().to_string(),
+            f.file_len(),
+        )
     };
     let head = if head > 0 {
         let mut rows = Vec::new();
@@ -68,7 +80,8 @@ pub fn rx_get_info(path: impl AsRef<Path>, head: usize) -> Result<XdfInfo> {
         Some(if rows.is_empty() {
             RecordBatch::new_empty(schema.clone())
         } else {
-            arrow::compute::concat_batches(&rows[0].schema(), &rows).map_err(|e| Error::arrow("reading the first rows", e))?
+            arrow::compute::concat_batches(&rows[0].schema(), &rows)
+                .map_err(|e| Error::arrow("reading the first rows", e))?
         })
     } else {
         None
@@ -82,7 +95,11 @@ pub fn rx_get_info(path: impl AsRef<Path>, head: usize) -> Result<XdfInfo> {
         rows_per_block,
         compression,
         file_size,
-        vars: schema.fields().iter().map(|f| VarInfo::from_field(f)).collect(),
+        vars: schema
+            .fields()
+            .iter()
+            .map(|f| VarInfo::from_field(f))
+            .collect(),
         head,
     })
 }
@@ -90,23 +107,34 @@ pub fn rx_get_info(path: impl AsRef<Path>, head: usize) -> Result<XdfInfo> {
 /// Variable information of an .xdf file or composite set.
 pub fn rx_get_var_info(path: impl AsRef<Path>) -> Result<Vec<VarInfo>> {
     let schema = XdfData::new(path.as_ref()).schema()?;
-    Ok(schema.fields().iter().map(|f| VarInfo::from_field(f)).collect())
+    Ok(schema
+        .fields()
+        .iter()
+        .map(|f| VarInfo::from_field(f))
+        .collect())
 }
 
 /// Reads a whole .xdf file (or the named columns) into memory as one batch.
 pub fn rx_read_xdf(path: impl AsRef<Path>, columns: Option<&[String]>) -> Result<RecordBatch> {
     let data = XdfData::new(path.as_ref());
-    let opts = ReadOptions { columns: columns.map(<[String]>::to_vec), rows_per_read: None };
+    let opts = ReadOptions {
+        columns: columns.map(<[String]>::to_vec),
+        rows_per_read: None,
+    };
     let schema = match columns {
         Some(c) => {
             let s = data.schema()?;
             let mut fields = Vec::new();
             for n in c {
-                fields.push(s.field_with_name(n).map_err(|_| Error::UnknownColumn {
-                    name: n.clone(),
-                    source_name: data.name(),
-                    available: s.fields().iter().map(|f| f.name().clone()).collect(),
-                })?.clone());
+                fields.push(
+                    s.field_with_name(n)
+                        .map_err(|_| Error::UnknownColumn {
+                            name: n.clone(),
+                            source_name: data.name(),
+                            available: s.fields().iter().map(|f| f.name().clone()).collect(),
+                        })?
+                        .clone(),
+                );
             }
             std::sync::Arc::new(Schema::new(fields))
         }
@@ -116,7 +144,8 @@ pub fn rx_read_xdf(path: impl AsRef<Path>, columns: Option<&[String]>) -> Result
     if batches.is_empty() {
         return Ok(RecordBatch::new_empty(schema));
     }
-    arrow::compute::concat_batches(&batches[0].schema(), &batches).map_err(|e| Error::arrow("reading into memory", e))
+    arrow::compute::concat_batches(&batches[0].schema(), &batches)
+        .map_err(|e| Error::arrow("reading into memory", e))
 }
 
 /// Changes to one variable's information (revoscalepy's `rx_set_var_info`).
@@ -139,7 +168,10 @@ pub struct VarInfoUpdate {
 /// Changes variable information of an .xdf file without re-encoding its data: the footer is
 /// replaced (the data blocks are copied byte for byte into a temporary file that is renamed into
 /// place, so an interrupted update leaves the old file as it was).
-pub fn rx_set_var_info(path: impl AsRef<Path>, updates: &BTreeMap<String, VarInfoUpdate>) -> Result<()> {
+pub fn rx_set_var_info(
+    path: impl AsRef<Path>,
+    updates: &BTreeMap<String, VarInfoUpdate>,
+) -> Result<()> {
     let path = path.as_ref();
     if path.is_dir() {
         return Err(Error::invalid(format!(
@@ -175,11 +207,18 @@ pub fn rx_set_var_info(path: impl AsRef<Path>, updates: &BTreeMap<String, VarInf
             meta.insert(META_HIGH.into(), fmt_f64(v));
         }
         if let Some(l) = &u.value_labels {
-            meta.insert(META_VALUE_LABELS.into(), serde_json::to_string(l).unwrap_or_default());
+            meta.insert(
+                META_VALUE_LABELS.into(),
+                serde_json::to_string(l).unwrap_or_default(),
+            );
         }
         if let Some(levels) = &u.levels {
             let old = rx_core::varinfo::field_levels(f).ok_or_else(|| {
-                Error::invalid(format!("{}: column '{}' is not a factor; it has no levels to relabel", path.display(), f.name()))
+                Error::invalid(format!(
+                    "{}: column '{}' is not a factor; it has no levels to relabel",
+                    path.display(),
+                    f.name()
+                ))
             })?;
             if old.len() != levels.len() {
                 return Err(Error::invalid(format!(
@@ -192,17 +231,32 @@ pub fn rx_set_var_info(path: impl AsRef<Path>, updates: &BTreeMap<String, VarInf
             }
             let mut seen = std::collections::HashSet::new();
             if let Some(d) = levels.iter().find(|l| !seen.insert(l.as_str())) {
-                return Err(Error::invalid(format!("{}: level '{d}' is given twice for '{}'", path.display(), f.name())));
+                return Err(Error::invalid(format!(
+                    "{}: level '{d}' is given twice for '{}'",
+                    path.display(),
+                    f.name()
+                )));
             }
-            meta.insert(META_LEVELS.into(), serde_json::to_string(levels).unwrap_or_default());
+            meta.insert(
+                META_LEVELS.into(),
+                serde_json::to_string(levels).unwrap_or_default(),
+            );
         }
         let name = u.new_name.clone().unwrap_or_else(|| f.name().clone());
         fields.push(Field::new(name, f.data_type().clone(), f.is_nullable()).with_metadata(meta));
     }
     let new_schema = Schema::new_with_metadata(fields, schema.metadata().clone());
     let mut names = std::collections::HashSet::new();
-    if let Some(d) = new_schema.fields().iter().find(|f| !names.insert(f.name().clone())) {
-        return Err(Error::invalid(format!("{}: two columns would be named '{}'", path.display(), d.name())));
+    if let Some(d) = new_schema
+        .fields()
+        .iter()
+        .find(|f| !names.insert(f.name().clone()))
+    {
+        return Err(Error::invalid(format!(
+            "{}: two columns would be named '{}'",
+            path.display(),
+            d.name()
+        )));
     }
     let footer = crate::writer::footer_bytes(
         &new_schema,
@@ -220,10 +274,16 @@ fn replace_tail(path: &Path, keep: u64, tail: &[u8]) -> Result<()> {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let mut tmp = tempfile::Builder::new().prefix(".rx-set-var-info.").suffix(".tmp").tempfile_in(&dir).map_err(|e| Error::io(&dir, e))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".rx-set-var-info.")
+        .suffix(".tmp")
+        .tempfile_in(&dir)
+        .map_err(|e| Error::io(&dir, e))?;
     let mut src = File::open(path).map_err(|e| Error::io(path, e))?.take(keep);
     std::io::copy(&mut src, tmp.as_file_mut()).map_err(|e| Error::io(path, e))?;
-    tmp.as_file_mut().write_all(tail).map_err(|e| Error::io(path, e))?;
+    tmp.as_file_mut()
+        .write_all(tail)
+        .map_err(|e| Error::io(path, e))?;
     tmp.as_file().sync_all().map_err(|e| Error::io(path, e))?;
     tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
     Ok(())
@@ -254,10 +314,18 @@ pub fn format_var_info(vars: &[VarInfo]) -> String {
         s.push('\n');
         match &v.levels {
             Some(l) => {
-                s.push_str(&format!("       {} {} levels: {}\n", l.len(), v.var_type, l.join(" ")));
+                s.push_str(&format!(
+                    "       {} {} levels: {}\n",
+                    l.len(),
+                    v.var_type,
+                    l.join(" ")
+                ));
             }
             None => {
-                s.push_str(&format!("       Type: {}, Storage: {}", v.var_type, v.storage));
+                s.push_str(&format!(
+                    "       Type: {}, Storage: {}",
+                    v.var_type, v.storage
+                ));
                 if let (Some(lo), Some(hi)) = (v.low, v.high) {
                     s.push_str(&format!(", Low/High: ({lo:.4}, {hi:.4})"));
                 }

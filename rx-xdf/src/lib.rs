@@ -32,7 +32,9 @@ use rx_core::{ChunkReader, ChunkWriter, DataSink, DataSource, ReadOptions, Write
 pub use rx_core::{Error, Result};
 
 pub use composite::CompositeWriter;
-pub use info::{VarInfoUpdate, XdfInfo, rx_get_info, rx_get_var_info, rx_read_xdf, rx_set_var_info};
+pub use info::{
+    VarInfoUpdate, XdfInfo, rx_get_info, rx_get_var_info, rx_read_xdf, rx_set_var_info,
+};
 pub use reader::XdfFile;
 pub use writer::XdfWriter;
 
@@ -50,12 +52,22 @@ impl XdfData {
     pub fn new(path: impl Into<PathBuf>) -> Self {
         let path = path.into();
         let composite = path.is_dir();
-        XdfData { path, composite, blocks: None, blocks_per_part: 1 }
+        XdfData {
+            path,
+            composite,
+            blocks: None,
+            blocks_per_part: 1,
+        }
     }
 
     /// A composite set: a directory holding `NAME.xdfm` and `data/NAME_K.xdfd` part files.
     pub fn composite(path: impl Into<PathBuf>) -> Self {
-        XdfData { path: path.into(), composite: true, blocks: None, blocks_per_part: 1 }
+        XdfData {
+            path: path.into(),
+            composite: true,
+            blocks: None,
+            blocks_per_part: 1,
+        }
     }
 
     /// Blocks written to each part file of a composite set (default 1, as revoscalepy).
@@ -93,7 +105,8 @@ impl DataSource for XdfData {
 
     fn open(&self, options: &ReadOptions) -> Result<ChunkReader> {
         let reader = if self.composite {
-            composite::CompositeSet::open(&self.path)?.reader(options.columns.as_deref(), self.blocks.clone())?
+            composite::CompositeSet::open(&self.path)?
+                .reader(options.columns.as_deref(), self.blocks.clone())?
         } else {
             let f = self.open_file()?;
             let blocks = self.blocks.clone().unwrap_or(0..f.num_blocks());
@@ -116,7 +129,10 @@ impl DataSource for XdfData {
             let f = self.open_file()?;
             match &self.blocks {
                 None => f.num_rows(),
-                Some(r) => f.rows_per_block().get(r.clone()).map_or(0, |s| s.iter().sum()),
+                Some(r) => f
+                    .rows_per_block()
+                    .get(r.clone())
+                    .map_or(0, |s| s.iter().sum()),
             }
         };
         Ok(Some(rows))
@@ -124,7 +140,9 @@ impl DataSource for XdfData {
 
     fn split(&self, n: usize) -> Result<Vec<Box<dyn DataSource>>> {
         let total = if self.composite {
-            composite::CompositeSet::open(&self.path)?.rows_per_block().len()
+            composite::CompositeSet::open(&self.path)?
+                .rows_per_block()
+                .len()
         } else {
             self.open_file()?.num_blocks()
         };
@@ -150,14 +168,24 @@ impl DataSink for XdfData {
 
     fn create(&self, schema: SchemaRef, options: &WriteOptions) -> Result<Box<dyn ChunkWriter>> {
         if self.composite {
-            return Ok(Box::new(CompositeWriter::create(&self.path, &schema, options, self.blocks_per_part)?));
+            return Ok(Box::new(CompositeWriter::create(
+                &self.path,
+                &schema,
+                options,
+                self.blocks_per_part,
+            )?));
         }
         Ok(Box::new(XdfWriter::create(&self.path, &schema, options)?))
     }
 }
 
 /// Writes batches to a new .xdf file (a convenience over [`XdfData`] as a sink).
-pub fn rx_write_xdf(path: impl AsRef<Path>, schema: &Schema, batches: &[arrow::array::RecordBatch], options: &WriteOptions) -> Result<u64> {
+pub fn rx_write_xdf(
+    path: impl AsRef<Path>,
+    schema: &Schema,
+    batches: &[arrow::array::RecordBatch],
+    options: &WriteOptions,
+) -> Result<u64> {
     let mut w = XdfWriter::create(path.as_ref(), schema, options)?;
     for b in batches {
         w.write(b)?;

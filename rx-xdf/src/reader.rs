@@ -16,8 +16,8 @@ use arrow_ipc::{Block, MetadataVersion};
 use rx_core::{ChunkReader, Error, Result};
 
 use crate::format::{
-    ARROW_MAGIC, BlockTable, FORMAT_VERSION, KEY_BLOCKS, KEY_COMPRESSION, KEY_FORMAT, KEY_VERSION, RX_TRAILER_LEN,
-    RX_TRAILER_MAGIC, column_buffer_ranges, message_flatbuffer,
+    ARROW_MAGIC, BlockTable, FORMAT_VERSION, KEY_BLOCKS, KEY_COMPRESSION, KEY_FORMAT, KEY_VERSION,
+    RX_TRAILER_LEN, RX_TRAILER_MAGIC, column_buffer_ranges, message_flatbuffer,
 };
 
 /// An open .xdf file: its footer parsed and checked. Cheap to share between readers and threads.
@@ -46,7 +46,10 @@ impl XdfFile {
         let file = File::open(path).map_err(|e| Error::io(path, e))?;
         let file_len = file.metadata().map_err(|e| Error::io(path, e))?.len();
         if path.is_dir() {
-            return Err(Error::invalid(format!("{} is a directory, not an .xdf file", path.display())));
+            return Err(Error::invalid(format!(
+                "{} is a directory, not an .xdf file",
+                path.display()
+            )));
         }
         let min = 8 + 8 + RX_TRAILER_LEN as u64 + 10;
         if file_len == 0 {
@@ -55,10 +58,16 @@ impl XdfFile {
         let mut head = [0u8; 6];
         read_at(&file, path, &mut head, 0)?;
         if &head != ARROW_MAGIC {
-            return Err(corrupt(path, "not an .xdf file (it does not start with the Arrow IPC magic 'ARROW1')"));
+            return Err(corrupt(
+                path,
+                "not an .xdf file (it does not start with the Arrow IPC magic 'ARROW1')",
+            ));
         }
         if file_len < min {
-            return Err(corrupt(path, format!("truncated .xdf file: only {file_len} bytes")));
+            return Err(corrupt(
+                path,
+                format!("truncated .xdf file: only {file_len} bytes"),
+            ));
         }
         let mut tail = [0u8; 10];
         read_at(&file, path, &mut tail, file_len - 10)?;
@@ -72,9 +81,16 @@ impl XdfFile {
             ));
         }
         let footer_len = i32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]);
-        let footer_len = u64::try_from(footer_len).map_err(|_| corrupt(path, "damaged footer length"))?;
+        let footer_len =
+            u64::try_from(footer_len).map_err(|_| corrupt(path, "damaged footer length"))?;
         if footer_len + 10 + RX_TRAILER_LEN as u64 + 8 > file_len {
-            return Err(corrupt(path, format!("damaged footer length {footer_len} at byte {}", file_len - 10)));
+            return Err(corrupt(
+                path,
+                format!(
+                    "damaged footer length {footer_len} at byte {}",
+                    file_len - 10
+                ),
+            ));
         }
         let footer_start = file_len - 10 - footer_len;
         let trailer_start = footer_start - RX_TRAILER_LEN as u64;
@@ -92,19 +108,27 @@ impl XdfFile {
         let want_crc = u32::from_le_bytes([trailer[8], trailer[9], trailer[10], trailer[11]]);
         let want_len = u32::from_le_bytes([trailer[12], trailer[13], trailer[14], trailer[15]]);
         if u64::from(want_len) != footer_len {
-            return Err(corrupt(path, format!("footer length mismatch at byte {trailer_start}")));
+            return Err(corrupt(
+                path,
+                format!("footer length mismatch at byte {trailer_start}"),
+            ));
         }
         let mut footer_bytes = vec![0u8; footer_len as usize];
         read_at(&file, path, &mut footer_bytes, footer_start)?;
         if crc32fast::hash(&footer_bytes) != want_crc {
             return Err(corrupt(
                 path,
-                format!("checksum mismatch in the footer (bytes {footer_start}..{}): the file is damaged", file_len - 10),
+                format!(
+                    "checksum mismatch in the footer (bytes {footer_start}..{}): the file is damaged",
+                    file_len - 10
+                ),
             ));
         }
         let footer = arrow_ipc::root_as_footer(&footer_bytes)
             .map_err(|e| corrupt(path, format!("the footer does not parse: {e}")))?;
-        let fb_schema = footer.schema().ok_or_else(|| corrupt(path, "the footer has no schema"))?;
+        let fb_schema = footer
+            .schema()
+            .ok_or_else(|| corrupt(path, "the footer has no schema"))?;
         let schema = arrow_ipc::convert::fb_to_schema(fb_schema);
         let mut custom = HashMap::new();
         if let Some(kvs) = footer.custom_metadata() {
@@ -115,7 +139,10 @@ impl XdfFile {
             }
         }
         if custom.get(KEY_FORMAT).map(String::as_str) != Some("xdf") {
-            return Err(corrupt(path, "not an .xdf file: the footer lacks revoscale's 'rx:format' entry"));
+            return Err(corrupt(
+                path,
+                "not an .xdf file: the footer lacks revoscale's 'rx:format' entry",
+            ));
         }
         if custom.get(KEY_VERSION).map(String::as_str) != Some(FORMAT_VERSION) {
             return Err(corrupt(
@@ -130,14 +157,25 @@ impl XdfFile {
             .get(KEY_BLOCKS)
             .and_then(|s| serde_json::from_str(s).ok())
             .ok_or_else(|| corrupt(path, "the footer's block table is missing or damaged"))?;
-        let dict_blocks: Vec<Block> = footer.dictionaries().map(|v| v.iter().copied().collect()).unwrap_or_default();
-        let record_blocks: Vec<Block> =
-            footer.recordBatches().map(|v| v.iter().copied().collect()).unwrap_or_default();
+        let dict_blocks: Vec<Block> = footer
+            .dictionaries()
+            .map(|v| v.iter().copied().collect())
+            .unwrap_or_default();
+        let record_blocks: Vec<Block> = footer
+            .recordBatches()
+            .map(|v| v.iter().copied().collect())
+            .unwrap_or_default();
         if record_blocks.len() != table.blocks.len() || dict_blocks.len() != table.dicts.len() {
-            return Err(corrupt(path, "the footer's block table does not match its block list"));
+            return Err(corrupt(
+                path,
+                "the footer's block table does not match its block list",
+            ));
         }
         let buffer_ranges = column_buffer_ranges(&schema).ok_or_else(|| {
-            corrupt(path, "the schema has a column type an .xdf file does not hold")
+            corrupt(
+                path,
+                "the schema has a column type an .xdf file does not hold",
+            )
         })?;
         let mut data_end = 8u64;
         for (i, b) in dict_blocks.iter().chain(record_blocks.iter()).enumerate() {
@@ -149,13 +187,19 @@ impl XdfFile {
                 .and_then(|((o, m), bl)| o.checked_add(m)?.checked_add(bl))
                 .filter(|&e| e <= trailer_start && off >= 8 && meta >= 8);
             let Some(end) = end else {
-                return Err(corrupt(path, format!("block {i} lies outside the data region")));
+                return Err(corrupt(
+                    path,
+                    format!("block {i} lies outside the data region"),
+                ));
             };
             data_end = data_end.max(end);
         }
         for (i, (b, s)) in record_blocks.iter().zip(&table.blocks).enumerate() {
             if s.c.len() != buffer_ranges.len() {
-                return Err(corrupt(path, format!("block {i}: checksum list does not match the columns")));
+                return Err(corrupt(
+                    path,
+                    format!("block {i}: checksum list does not match the columns"),
+                ));
             }
             let _ = b;
         }
@@ -167,7 +211,10 @@ impl XdfFile {
             dict_blocks,
             record_blocks,
             table,
-            compression: custom.get(KEY_COMPRESSION).cloned().unwrap_or_else(|| "none".into()),
+            compression: custom
+                .get(KEY_COMPRESSION)
+                .cloned()
+                .unwrap_or_else(|| "none".into()),
             buffer_ranges,
             data_end,
             file_len,
@@ -251,7 +298,11 @@ impl XdfFile {
             if crc32fast::hash(buf.as_slice()) != crc {
                 return Err(corrupt(
                     &self.path,
-                    format!("checksum mismatch in dictionary block {i} (bytes {}..{})", b.offset(), b.offset() as u64 + len as u64),
+                    format!(
+                        "checksum mismatch in dictionary block {i} (bytes {}..{})",
+                        b.offset(),
+                        b.offset() as u64 + len as u64
+                    ),
                 ));
             }
             decoder
@@ -299,8 +350,16 @@ impl XdfFile {
     }
 
     /// Reads record block `index` with the decoder's projection `columns` (sorted, schema indexes).
-    fn read_block(&self, decoder: &FileDecoder, index: usize, columns: &[usize]) -> Result<RecordBatch> {
-        let b = self.record_blocks.get(index).ok_or_else(|| Error::invalid(format!("no block {index}")))?;
+    fn read_block(
+        &self,
+        decoder: &FileDecoder,
+        index: usize,
+        columns: &[usize],
+    ) -> Result<RecordBatch> {
+        let b = self
+            .record_blocks
+            .get(index)
+            .ok_or_else(|| Error::invalid(format!("no block {index}")))?;
         let sums = &self.table.blocks[index];
         let meta_len = b.metaDataLength() as usize;
         let body_len = b.bodyLength() as usize;
@@ -316,13 +375,20 @@ impl XdfFile {
         if crc32fast::hash(&bytes[..meta_len]) != sums.h {
             return Err(corrupt(
                 &self.path,
-                format!("checksum mismatch in the header of block {index} (bytes {offset}..{})", offset + meta_len as u64),
+                format!(
+                    "checksum mismatch in the header of block {index} (bytes {offset}..{})",
+                    offset + meta_len as u64
+                ),
             ));
         }
         let bad = |what: &str| corrupt(&self.path, format!("block {index}: {what}"));
-        let fb = message_flatbuffer(&bytes[..meta_len]).ok_or_else(|| bad("damaged message header"))?;
-        let msg = arrow_ipc::root_as_message(fb).map_err(|e| bad(&format!("damaged message header: {e}")))?;
-        let rb = msg.header_as_record_batch().ok_or_else(|| bad("not a record batch"))?;
+        let fb =
+            message_flatbuffer(&bytes[..meta_len]).ok_or_else(|| bad("damaged message header"))?;
+        let msg = arrow_ipc::root_as_message(fb)
+            .map_err(|e| bad(&format!("damaged message header: {e}")))?;
+        let rb = msg
+            .header_as_record_batch()
+            .ok_or_else(|| bad("not a record batch"))?;
         let buffers = rb.buffers().ok_or_else(|| bad("no buffer list"))?;
         let mut ranges: Vec<(usize, usize)> = Vec::new();
         for &c in columns {
@@ -334,7 +400,10 @@ impl XdfFile {
                 let bf = buffers.get(bi);
                 let start = usize::try_from(bf.offset()).map_err(|_| bad("bad buffer offset"))?;
                 let len = usize::try_from(bf.length()).map_err(|_| bad("bad buffer length"))?;
-                let end = start.checked_add(len).filter(|&e| e <= body_len).ok_or_else(|| bad("buffer outside the block"))?;
+                let end = start
+                    .checked_add(len)
+                    .filter(|&e| e <= body_len)
+                    .ok_or_else(|| bad("buffer outside the block"))?;
                 cols.push((start, end));
             }
             ranges.extend_from_slice(&cols);
@@ -353,7 +422,12 @@ impl XdfFile {
             }
             for (s, e) in merged {
                 if e > s {
-                    read_at(&self.file, &self.path, &mut bytes[meta_len + s..meta_len + e], offset + (meta_len + s) as u64)?;
+                    read_at(
+                        &self.file,
+                        &self.path,
+                        &mut bytes[meta_len + s..meta_len + e],
+                        offset + (meta_len + s) as u64,
+                    )?;
                 }
             }
         }
@@ -389,7 +463,11 @@ impl XdfFile {
 
     /// Opens a chunk reader over blocks `blocks` with the named columns (all when `None`), in the
     /// order given.
-    pub fn reader(self: &Arc<Self>, columns: Option<&[String]>, blocks: std::ops::Range<usize>) -> Result<ChunkReader> {
+    pub fn reader(
+        self: &Arc<Self>,
+        columns: Option<&[String]>,
+        blocks: std::ops::Range<usize>,
+    ) -> Result<ChunkReader> {
         let (sorted, order) = match columns {
             None => ((0..self.schema.fields().len()).collect::<Vec<_>>(), None),
             Some(names) => {
@@ -398,7 +476,12 @@ impl XdfFile {
                     let i = self.schema.index_of(n).map_err(|_| Error::UnknownColumn {
                         name: n.clone(),
                         source_name: self.path.display().to_string(),
-                        available: self.schema.fields().iter().map(|f| f.name().clone()).collect(),
+                        available: self
+                            .schema
+                            .fields()
+                            .iter()
+                            .map(|f| f.name().clone())
+                            .collect(),
                     })?;
                     if idx.contains(&i) {
                         return Err(Error::invalid(format!("column '{n}' is asked for twice")));
@@ -407,7 +490,10 @@ impl XdfFile {
                 }
                 let mut sorted = idx.clone();
                 sorted.sort_unstable();
-                let order: Vec<usize> = idx.iter().map(|i| sorted.iter().position(|s| s == i).unwrap_or(0)).collect();
+                let order: Vec<usize> = idx
+                    .iter()
+                    .map(|i| sorted.iter().position(|s| s == i).unwrap_or(0))
+                    .collect();
                 (sorted, Some(order))
             }
         };
@@ -431,14 +517,25 @@ impl XdfFile {
             Some(names) => {
                 let mut fields = Vec::new();
                 for n in names {
-                    let f = self.schema.field_with_name(n).map_err(|_| Error::UnknownColumn {
-                        name: n.clone(),
-                        source_name: self.path.display().to_string(),
-                        available: self.schema.fields().iter().map(|f| f.name().clone()).collect(),
-                    })?;
+                    let f = self
+                        .schema
+                        .field_with_name(n)
+                        .map_err(|_| Error::UnknownColumn {
+                            name: n.clone(),
+                            source_name: self.path.display().to_string(),
+                            available: self
+                                .schema
+                                .fields()
+                                .iter()
+                                .map(|f| f.name().clone())
+                                .collect(),
+                        })?;
                     fields.push(f.clone());
                 }
-                Ok(Arc::new(Schema::new_with_metadata(fields, self.schema.metadata().clone())))
+                Ok(Arc::new(Schema::new_with_metadata(
+                    fields,
+                    self.schema.metadata().clone(),
+                )))
             }
         }
     }
@@ -457,7 +554,10 @@ struct BlockIter {
 }
 
 /// Replaces a factor column's dictionary values by the footer's level labels where they differ.
-fn relabel_batch(batch: RecordBatch, relabel: &mut Option<Vec<Option<ArrayRef>>>) -> Result<RecordBatch> {
+fn relabel_batch(
+    batch: RecordBatch,
+    relabel: &mut Option<Vec<Option<ArrayRef>>>,
+) -> Result<RecordBatch> {
     let schema = batch.schema();
     let table = relabel.get_or_insert_with(|| {
         schema
@@ -468,7 +568,11 @@ fn relabel_batch(batch: RecordBatch, relabel: &mut Option<Vec<Option<ArrayRef>>>
                 let levels = rx_core::varinfo::field_levels(f)?;
                 let dict = col.as_any_dictionary_opt()?;
                 let values = dict.values().as_string_opt::<i32>()?;
-                let same = values.len() == levels.len() && values.iter().zip(&levels).all(|(v, l)| v == Some(l.as_str()));
+                let same = values.len() == levels.len()
+                    && values
+                        .iter()
+                        .zip(&levels)
+                        .all(|(v, l)| v == Some(l.as_str()));
                 if same || values.len() != levels.len() {
                     return None;
                 }
@@ -497,10 +601,15 @@ impl Iterator for BlockIter {
         }
         let i = self.next;
         self.next += 1;
-        let r = self.file.read_block(&self.decoder, i, &self.columns).and_then(|b| match &self.order {
-            None => Ok(b),
-            Some(o) => b.project(o).map_err(|e| Error::arrow("projecting columns", e)),
-        });
+        let r = self
+            .file
+            .read_block(&self.decoder, i, &self.columns)
+            .and_then(|b| match &self.order {
+                None => Ok(b),
+                Some(o) => b
+                    .project(o)
+                    .map_err(|e| Error::arrow("projecting columns", e)),
+            });
         let r = r.and_then(|b| relabel_batch(b, &mut self.relabel));
         if r.is_err() {
             self.next = self.end;
@@ -512,7 +621,13 @@ impl Iterator for BlockIter {
 fn read_at(file: &File, path: &Path, buf: &mut [u8], offset: u64) -> Result<()> {
     file.read_exact_at(buf, offset).map_err(|e| {
         if e.kind() == std::io::ErrorKind::UnexpectedEof {
-            Error::corrupt(path, format!("truncated .xdf file: expected {} bytes at byte {offset}", buf.len()))
+            Error::corrupt(
+                path,
+                format!(
+                    "truncated .xdf file: expected {} bytes at byte {offset}",
+                    buf.len()
+                ),
+            )
         } else {
             Error::io(path, e)
         }

@@ -9,11 +9,13 @@ use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, DictionaryArray, Int32Array, RecordBatch, StringArray};
+use arrow::array::{
+    Array, ArrayRef, AsArray, DictionaryArray, Int32Array, RecordBatch, StringArray,
+};
 use arrow::datatypes::{DataType, Field, Int32Type, Schema, SchemaRef};
 use arrow_ipc::writer::{
-    DictionaryHandling, DictionaryTracker, EncodedData, IpcDataGenerator, IpcWriteContext, IpcWriteOptions,
-    write_message,
+    DictionaryHandling, DictionaryTracker, EncodedData, IpcDataGenerator, IpcWriteContext,
+    IpcWriteOptions, write_message,
 };
 use arrow_ipc::{Block, CompressionType, MetadataVersion};
 use flatbuffers::FlatBufferBuilder;
@@ -22,8 +24,9 @@ use rx_core::varinfo::{META_HIGH, META_LEVELS, META_LOW, fmt_f64};
 use rx_core::{ChunkWriter, Error, Result, WriteMode, WriteOptions};
 
 use crate::format::{
-    ARROW_MAGIC, BlockSums, BlockTable, FORMAT_VERSION, KEY_BLOCKS, KEY_COMPRESSION, KEY_FORMAT, KEY_VERSION,
-    RX_TRAILER_MAGIC, column_buffer_ranges, compression_name, message_flatbuffer, zstd_level,
+    ARROW_MAGIC, BlockSums, BlockTable, FORMAT_VERSION, KEY_BLOCKS, KEY_COMPRESSION, KEY_FORMAT,
+    KEY_VERSION, RX_TRAILER_MAGIC, column_buffer_ranges, compression_name, message_flatbuffer,
+    zstd_level,
 };
 use crate::reader::XdfFile;
 
@@ -33,12 +36,21 @@ pub fn storage_schema(schema: &Schema) -> Result<Schema> {
     let mut fields = Vec::with_capacity(schema.fields().len());
     for f in schema.fields() {
         let dt = match f.data_type() {
-            DataType::Dictionary(_, v) if matches!(**v, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) => {
+            DataType::Dictionary(_, v)
+                if matches!(
+                    **v,
+                    DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+                ) =>
+            {
                 factor_type()
             }
             DataType::LargeUtf8 | DataType::Utf8View => DataType::Utf8,
             DataType::Date64 => DataType::Date32,
-            dt if crate::format::buffer_count(dt).is_some() && !matches!(dt, DataType::Dictionary(..)) => dt.clone(),
+            dt if crate::format::buffer_count(dt).is_some()
+                && !matches!(dt, DataType::Dictionary(..)) =>
+            {
+                dt.clone()
+            }
             dt => {
                 return Err(Error::Schema(format!(
                     "column '{}' has type {dt}, which an .xdf file does not store; cast it to one of bool, \
@@ -93,7 +105,10 @@ pub struct XdfWriter {
 
 impl std::fmt::Debug for XdfWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("XdfWriter").field("path", &self.path).field("rows", &self.rows).finish_non_exhaustive()
+        f.debug_struct("XdfWriter")
+            .field("path", &self.path)
+            .field("rows", &self.rows)
+            .finish_non_exhaustive()
     }
 }
 
@@ -116,13 +131,18 @@ impl XdfWriter {
             )));
         }
         if exists && options.mode == WriteMode::Create {
-            return Err(Error::Exists { path: path.to_path_buf() });
+            return Err(Error::Exists {
+                path: path.to_path_buf(),
+            });
         }
         let dir = match path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let file_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let tmp = tempfile::Builder::new()
             .prefix(&format!(".{file_name}."))
             .suffix(".tmp")
@@ -140,28 +160,40 @@ impl XdfWriter {
         let mut header = Vec::new();
         header.extend_from_slice(ARROW_MAGIC);
         header.extend_from_slice(&[0, 0]);
-        let encoded =
-            w.generator.schema_to_bytes_with_dictionary_tracker(&w.schema, &mut w.tracker, &w.options);
-        let (meta, data) = write_message(&mut header, encoded, &w.options).map_err(arrow_err(path))?;
+        let encoded = w.generator.schema_to_bytes_with_dictionary_tracker(
+            &w.schema,
+            &mut w.tracker,
+            &w.options,
+        );
+        let (meta, data) =
+            write_message(&mut header, encoded, &w.options).map_err(arrow_err(path))?;
         debug_assert_eq!(meta + data + 8, header.len());
         w.write_raw(&header)?;
         Ok(w)
     }
 
-    fn new_state(path: &Path, tmp: tempfile::NamedTempFile, schema: SchemaRef, options: &WriteOptions) -> Result<Self> {
+    fn new_state(
+        path: &Path,
+        tmp: tempfile::NamedTempFile,
+        schema: SchemaRef,
+        options: &WriteOptions,
+    ) -> Result<Self> {
         let mut ipc = IpcWriteOptions::try_new(8, false, MetadataVersion::V5)
             .map_err(arrow_err(path))?
             .with_dictionary_handling(DictionaryHandling::Delta);
         ipc = match options.compression_level {
             0 => ipc,
-            1 => ipc.try_with_compression(Some(CompressionType::LZ4_FRAME)).map_err(arrow_err(path))?,
+            1 => ipc
+                .try_with_compression(Some(CompressionType::LZ4_FRAME))
+                .map_err(arrow_err(path))?,
             l => ipc
                 .try_with_compression(Some(CompressionType::ZSTD))
                 .and_then(|o| o.try_with_compression_level(Some(zstd_level(l))))
                 .map_err(arrow_err(path))?,
         };
-        let buffer_ranges = column_buffer_ranges(&schema)
-            .ok_or_else(|| Error::Schema("the schema has a type an .xdf file does not store".into()))?;
+        let buffer_ranges = column_buffer_ranges(&schema).ok_or_else(|| {
+            Error::Schema("the schema has a type an .xdf file does not store".into())
+        })?;
         let columns = schema
             .fields()
             .iter()
@@ -215,7 +247,12 @@ impl XdfWriter {
                     "cannot append to {}: column '{}' is not in the file (its columns are: {})",
                     path.display(),
                     f.name(),
-                    old_schema.fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>().join(", ")
+                    old_schema
+                        .fields()
+                        .iter()
+                        .map(|f| f.name().as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )));
             }
         }
@@ -229,7 +266,9 @@ impl XdfWriter {
             }
         }
         let mut opts = options.clone();
-        if old.compression_level().is_some() && opts.compression_level == WriteOptions::default().compression_level {
+        if old.compression_level().is_some()
+            && opts.compression_level == WriteOptions::default().compression_level
+        {
             opts.compression_level = old.compression_level().unwrap_or(opts.compression_level);
         }
         let mut w = Self::new_state(path, tmp, old_schema.clone(), &opts)?;
@@ -237,7 +276,10 @@ impl XdfWriter {
         // Copy the old file's bytes up to the end of its last block; the old file is not touched.
         let data_end = old.data_end();
         let mut src = File::open(path).map_err(io_err(path))?.take(data_end);
-        let out = w.out.as_mut().ok_or_else(|| Error::invalid("writer is closed"))?;
+        let out = w
+            .out
+            .as_mut()
+            .ok_or_else(|| Error::invalid("writer is closed"))?;
         std::io::copy(&mut src, out.get_mut()).map_err(io_err(path))?;
         w.offset = data_end;
         w.dict_blocks = old.dict_blocks().to_vec();
@@ -245,7 +287,11 @@ impl XdfWriter {
         w.table = old.block_table().clone();
         w.rows = old.num_rows();
         // The dictionary ids, as the schema assigns them.
-        let _ = w.generator.schema_to_bytes_with_dictionary_tracker(&w.schema, &mut w.tracker, &w.options);
+        let _ = w.generator.schema_to_bytes_with_dictionary_tracker(
+            &w.schema,
+            &mut w.tracker,
+            &w.options,
+        );
         let ids: Vec<i64> = w.tracker.dict_id().to_vec();
         let dicts = old.dictionaries()?;
         let mut id_iter = ids.into_iter();
@@ -254,10 +300,15 @@ impl XdfWriter {
             st.low = f.metadata().get(META_LOW).and_then(|v| v.parse().ok());
             st.high = f.metadata().get(META_HIGH).and_then(|v| v.parse().ok());
             if matches!(f.data_type(), DataType::Dictionary(..)) {
-                let id = id_iter.next().ok_or_else(|| Error::corrupt(path, "dictionary ids do not match the schema"))?;
+                let id = id_iter.next().ok_or_else(|| {
+                    Error::corrupt(path, "dictionary ids do not match the schema")
+                })?;
                 if let Some(values) = dicts.get(&id) {
-                    let physical: Vec<String> =
-                        values.as_string::<i32>().iter().map(|v| v.unwrap_or_default().to_string()).collect();
+                    let physical: Vec<String> = values
+                        .as_string::<i32>()
+                        .iter()
+                        .map(|v| v.unwrap_or_default().to_string())
+                        .collect();
                     // The logical levels are the footer's (relabelled) ones when they match in number.
                     let logical = rx_core::varinfo::field_levels(f)
                         .filter(|l| l.len() == physical.len())
@@ -265,10 +316,16 @@ impl XdfWriter {
                     st.levels = Some(LevelTable::with_levels(&logical));
                     st.physical = physical;
                     st.values = Some(values.clone());
-                    let primer: ArrayRef =
-                        Arc::new(DictionaryArray::<Int32Type>::try_new(Int32Array::from(Vec::<i32>::new()), values.clone())
-                            .map_err(arrow_err(path))?);
-                    w.tracker.insert_column(id, &primer, DictionaryHandling::Delta).map_err(arrow_err(path))?;
+                    let primer: ArrayRef = Arc::new(
+                        DictionaryArray::<Int32Type>::try_new(
+                            Int32Array::from(Vec::<i32>::new()),
+                            values.clone(),
+                        )
+                        .map_err(arrow_err(path))?,
+                    );
+                    w.tracker
+                        .insert_column(id, &primer, DictionaryHandling::Delta)
+                        .map_err(arrow_err(path))?;
                 }
             }
         }
@@ -281,7 +338,10 @@ impl XdfWriter {
     }
 
     fn write_raw(&mut self, bytes: &[u8]) -> Result<()> {
-        let out = self.out.as_mut().ok_or_else(|| Error::invalid("the .xdf writer is closed"))?;
+        let out = self
+            .out
+            .as_mut()
+            .ok_or_else(|| Error::invalid("the .xdf writer is closed"))?;
         out.write_all(bytes).map_err(|e| Error::io(&self.path, e))?;
         self.offset += bytes.len() as u64;
         Ok(())
@@ -326,20 +386,27 @@ impl XdfWriter {
     }
 
     /// Turns a normalized batch into the stored batch (codes → dictionary arrays).
-    fn to_stored(&mut self, batch: &RecordBatch) -> Result<RecordBatch> {
+    fn stored_batch(&mut self, batch: &RecordBatch) -> Result<RecordBatch> {
         let mut cols = Vec::with_capacity(batch.num_columns());
         for (i, col) in batch.columns().iter().enumerate() {
             let st = &mut self.columns[i];
             if let Some(table) = &st.levels {
-                let stale = st.values.as_ref().is_none_or(|v| v.len() != table.levels().len());
+                let stale = st
+                    .values
+                    .as_ref()
+                    .is_none_or(|v| v.len() != table.levels().len());
                 if stale {
                     let n = st.physical.len();
                     let values = st.physical.iter().chain(table.levels().iter().skip(n));
                     st.values = Some(Arc::new(StringArray::from_iter_values(values)));
                 }
-                let values = st.values.clone().unwrap_or_else(|| Arc::new(StringArray::new_null(0)));
+                let values = st
+                    .values
+                    .clone()
+                    .unwrap_or_else(|| Arc::new(StringArray::new_null(0)));
                 let codes = col.as_primitive::<Int32Type>().clone();
-                let dict = DictionaryArray::<Int32Type>::try_new(codes, values).map_err(arrow_err(&self.path))?;
+                let dict = DictionaryArray::<Int32Type>::try_new(codes, values)
+                    .map_err(arrow_err(&self.path))?;
                 cols.push(Arc::new(dict) as ArrayRef);
             } else {
                 cols.push(col.clone());
@@ -354,7 +421,7 @@ impl XdfWriter {
     }
 
     fn write_block(&mut self, batch: &RecordBatch) -> Result<()> {
-        let stored = self.to_stored(batch)?;
+        let stored = self.stored_batch(batch)?;
         let (dicts, record) = self
             .generator
             .encode(&stored, &mut self.tracker, &self.options, &mut self.context)
@@ -363,13 +430,21 @@ impl XdfWriter {
             let (meta, body) = self.encode_message(d)?;
             let crc = crc32fast::hash(&self.scratch);
             self.flush_scratch()?;
-            self.dict_blocks.push(Block::new(self.offset_before(meta, body), meta as i32, body as i64));
+            self.dict_blocks.push(Block::new(
+                self.offset_before(meta, body),
+                meta as i32,
+                body as i64,
+            ));
             self.table.dicts.push(crc);
         }
         let (meta, body) = self.encode_message(record)?;
         let sums = self.block_sums(meta, stored.num_rows() as u64)?;
         self.flush_scratch()?;
-        self.record_blocks.push(Block::new(self.offset_before(meta, body), meta as i32, body as i64));
+        self.record_blocks.push(Block::new(
+            self.offset_before(meta, body),
+            meta as i32,
+            body as i64,
+        ));
         self.table.blocks.push(sums);
         self.rows += stored.num_rows() as u64;
         Ok(())
@@ -411,7 +486,11 @@ impl XdfWriter {
             }
             c.push(h.finalize());
         }
-        Ok(BlockSums { rows, h: crc32fast::hash(meta), c })
+        Ok(BlockSums {
+            rows,
+            h: crc32fast::hash(meta),
+            c,
+        })
     }
 
     fn write_pending(&mut self, all: bool) -> Result<()> {
@@ -429,7 +508,11 @@ impl XdfWriter {
             self.write_block(&merged.slice(0, take))?;
             let rest = merged.slice(take, merged.num_rows() - take);
             self.pending_rows = rest.num_rows();
-            self.pending = if rest.num_rows() > 0 { vec![rest] } else { Vec::new() };
+            self.pending = if rest.num_rows() > 0 {
+                vec![rest]
+            } else {
+                Vec::new()
+            };
         }
         Ok(())
     }
@@ -444,7 +527,10 @@ impl XdfWriter {
             .map(|(f, st)| {
                 let mut meta: HashMap<String, String> = f.metadata().clone();
                 if let Some(t) = &st.levels {
-                    meta.insert(META_LEVELS.into(), serde_json::to_string(t.levels()).unwrap_or_default());
+                    meta.insert(
+                        META_LEVELS.into(),
+                        serde_json::to_string(t.levels()).unwrap_or_default(),
+                    );
                 }
                 if st.numeric {
                     match (st.low, st.high) {
@@ -466,7 +552,13 @@ impl XdfWriter {
 }
 
 fn strip_metadata(schema: &Schema) -> Schema {
-    Schema::new(schema.fields().iter().map(|f| f.as_ref().clone().with_metadata(HashMap::new())).collect::<Vec<_>>())
+    Schema::new(
+        schema
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone().with_metadata(HashMap::new()))
+            .collect::<Vec<_>>(),
+    )
 }
 
 /// Codes of a factor (or string) column in the stream's level table.
@@ -477,14 +569,20 @@ fn factor_codes(array: &ArrayRef, table: &mut LevelTable, what: &str) -> Result<
         let mut map = Vec::with_capacity(values.len());
         let mut identity = true;
         for (i, v) in values.iter().enumerate() {
-            let code = table.code_of(v.unwrap_or_default()).ok_or_else(|| Error::BadValue {
-                location: what.to_string(),
-                message: format!("level '{}' is not in the level table", v.unwrap_or_default()),
-            })?;
+            let code = table
+                .code_of(v.unwrap_or_default())
+                .ok_or_else(|| Error::BadValue {
+                    location: what.to_string(),
+                    message: format!(
+                        "level '{}' is not in the level table",
+                        v.unwrap_or_default()
+                    ),
+                })?;
             identity &= code as usize == i;
             map.push(code);
         }
-        let keys = arrow::compute::cast(dict.keys(), &DataType::Int32).map_err(|e| Error::arrow(what.to_string(), e))?;
+        let keys = arrow::compute::cast(dict.keys(), &DataType::Int32)
+            .map_err(|e| Error::arrow(what.to_string(), e))?;
         let keys = keys.as_primitive::<Int32Type>();
         if identity {
             return Ok(keys.clone());
@@ -503,7 +601,10 @@ fn factor_codes(array: &ArrayRef, table: &mut LevelTable, what: &str) -> Result<
             })
             .collect();
         if let Some(k) = bad {
-            return Err(Error::BadValue { location: what.to_string(), message: format!("dictionary key {k} is out of range") });
+            return Err(Error::BadValue {
+                location: what.to_string(),
+                message: format!("dictionary key {k} is out of range"),
+            });
         }
         Ok(out)
     } else {
@@ -514,7 +615,9 @@ fn factor_codes(array: &ArrayRef, table: &mut LevelTable, what: &str) -> Result<
 
 /// Updates the running low/high of a numeric column (missing and NaN values ignored).
 fn update_range(array: &ArrayRef, low: &mut Option<f64>, high: &mut Option<f64>) {
-    let Ok(f) = arrow::compute::cast(array, &DataType::Float64) else { return };
+    let Ok(f) = arrow::compute::cast(array, &DataType::Float64) else {
+        return;
+    };
     let f = f.as_primitive::<arrow::datatypes::Float64Type>();
     let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
     if f.null_count() == 0 {
@@ -562,9 +665,16 @@ impl ChunkWriter for XdfWriter {
         // End-of-stream marker, then the rx trailer and the footer.
         let footer = self.footer_bytes()?;
         self.write_raw(&tail_bytes(&footer))?;
-        let out = self.out.take().ok_or_else(|| Error::invalid("the .xdf writer is closed"))?;
-        let tmp = out.into_inner().map_err(|e| Error::io(&self.path, e.into_error()))?;
-        tmp.as_file().sync_all().map_err(|e| Error::io(&self.path, e))?;
+        let out = self
+            .out
+            .take()
+            .ok_or_else(|| Error::invalid("the .xdf writer is closed"))?;
+        let tmp = out
+            .into_inner()
+            .map_err(|e| Error::io(&self.path, e.into_error()))?;
+        tmp.as_file()
+            .sync_all()
+            .map_err(|e| Error::io(&self.path, e))?;
         let persisted = if self.mode == WriteMode::Create {
             tmp.persist_noclobber(&self.path)
         } else {
@@ -572,7 +682,9 @@ impl ChunkWriter for XdfWriter {
         };
         persisted.map_err(|e| {
             if e.error.kind() == std::io::ErrorKind::AlreadyExists {
-                Error::Exists { path: self.path.clone() }
+                Error::Exists {
+                    path: self.path.clone(),
+                }
             } else {
                 Error::io(&self.path, e.error)
             }
@@ -584,7 +696,13 @@ impl ChunkWriter for XdfWriter {
 impl XdfWriter {
     fn footer_bytes(&mut self) -> Result<Vec<u8>> {
         let schema = self.final_schema();
-        footer_bytes(&schema, &self.dict_blocks, &self.record_blocks, &self.table, &self.compression)
+        footer_bytes(
+            &schema,
+            &self.dict_blocks,
+            &self.record_blocks,
+            &self.table,
+            &self.compression,
+        )
     }
 
     /// Record blocks written so far.

@@ -3,8 +3,9 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, BooleanArray, Date32Array, Float32Array, Float64Array, Int8Array, Int16Array, Int32Array, Int64Array,
-    RecordBatch, StringArray, TimestampMicrosecondArray, UInt8Array, UInt16Array, UInt32Array,
+    ArrayRef, BooleanArray, Date32Array, Float32Array, Float64Array, Int8Array, Int16Array,
+    Int32Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray, UInt8Array,
+    UInt16Array, UInt32Array,
 };
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use rx_core::factor::{LevelTable, factor_type};
@@ -33,31 +34,91 @@ pub fn batch(start: i64, n: usize, table: &mut LevelTable, levels: &[&str]) -> R
     let r = |i: usize| start + i as i64;
     let null = |i: usize| (r(i) % 7) == 3;
     let cols: Vec<ArrayRef> = vec![
-        Arc::new(BooleanArray::from((0..n).map(|i| (!null(i)).then_some(r(i) % 2 == 0)).collect::<Vec<_>>())),
-        Arc::new(Int8Array::from((0..n).map(|i| (!null(i)).then_some((r(i) % 100) as i8)).collect::<Vec<_>>())),
-        Arc::new(Int16Array::from((0..n).map(|i| (!null(i)).then_some((r(i) % 1000) as i16)).collect::<Vec<_>>())),
-        Arc::new(Int32Array::from((0..n).map(|i| (!null(i)).then_some(r(i) as i32 - 5)).collect::<Vec<_>>())),
-        Arc::new(Int64Array::from((0..n).map(|i| (!null(i)).then_some(r(i) * 1_000_000_007)).collect::<Vec<_>>())),
-        Arc::new(UInt8Array::from((0..n).map(|i| (!null(i)).then_some((r(i) % 250) as u8)).collect::<Vec<_>>())),
-        Arc::new(UInt16Array::from((0..n).map(|i| (!null(i)).then_some((r(i) % 60000) as u16)).collect::<Vec<_>>())),
-        Arc::new(UInt32Array::from((0..n).map(|i| (!null(i)).then_some(r(i) as u32 * 3)).collect::<Vec<_>>())),
-        Arc::new(Float32Array::from((0..n).map(|i| (!null(i)).then_some(r(i) as f32 / 3.0)).collect::<Vec<_>>())),
-        Arc::new(Float64Array::from((0..n).map(|i| (!null(i)).then_some(r(i) as f64 / 7.0 + 1e6)).collect::<Vec<_>>())),
+        Arc::new(BooleanArray::from(
+            (0..n)
+                .map(|i| (!null(i)).then_some(r(i) % 2 == 0))
+                .collect::<Vec<_>>(),
+        )),
+        Arc::new(Int8Array::from(
+            (0..n)
+                .map(|i| (!null(i)).then_some((r(i) % 100) as i8))
+                .collect::<Vec<_>>(),
+        )),
+        Arc::new(Int16Array::from(
+            (0..n)
+                .map(|i| (!null(i)).then_some((r(i) % 1000) as i16))
+                .collect::<Vec<_>>(),
+        )),
+        Arc::new(Int32Array::from(
+            (0..n)
+                .map(|i| (!null(i)).then_some(r(i) as i32 - 5))
+                .collect::<Vec<_>>(),
+        )),
+        Arc::new(Int64Array::from(
+            (0..n)
+                .map(|i| (!null(i)).then_some(r(i) * 1_000_000_007))
+                .collect::<Vec<_>>(),
+        )),
+        Arc::new(UInt8Array::from(
+            (0..n)
+                .map(|i| (!null(i)).then_some((r(i) % 250) as u8))
+                .collect::<Vec<_>>(),
+        )),
+        Arc::new(UInt16Array::from(
+            (0..n)
+                .map(|i| (!null(i)).then_some((r(i) % 60000) as u16))
+                .collect::<Vec<_>>(),
+        )),
+        Arc::new(UInt32Array::from(
+            (0..n)
+                .map(|i| (!null(i)).then_some(r(i) as u32 * 3))
+                .collect::<Vec<_>>(),
+        )),
+        Arc::new(Float32Array::from(
+            (0..n)
+                .map(|i| (!null(i)).then_some(r(i) as f32 / 3.0))
+                .collect::<Vec<_>>(),
+        )),
+        Arc::new(Float64Array::from(
+            (0..n)
+                .map(|i| (!null(i)).then_some(r(i) as f64 / 7.0 + 1e6))
+                .collect::<Vec<_>>(),
+        )),
         Arc::new(StringArray::from(
-            (0..n).map(|i| (!null(i)).then(|| if r(i) % 5 == 0 { String::new() } else { format!("é{}", r(i)) })).collect::<Vec<_>>(),
+            (0..n)
+                .map(|i| {
+                    (!null(i)).then(|| {
+                        if r(i) % 5 == 0 {
+                            String::new()
+                        } else {
+                            format!("é{}", r(i))
+                        }
+                    })
+                })
+                .collect::<Vec<_>>(),
         )),
         Arc::new(
             table
                 .encode_strings(
-                    &StringArray::from((0..n).map(|i| (!null(i)).then(|| levels[i % levels.len()])).collect::<Vec<_>>()),
+                    &StringArray::from(
+                        (0..n)
+                            .map(|i| (!null(i)).then(|| levels[i % levels.len()]))
+                            .collect::<Vec<_>>(),
+                    ),
                     false,
                     "g",
                 )
                 .unwrap(),
         ),
-        Arc::new(Date32Array::from((0..n).map(|i| (!null(i)).then_some(r(i) as i32 + 18000)).collect::<Vec<_>>())),
+        Arc::new(Date32Array::from(
+            (0..n)
+                .map(|i| (!null(i)).then_some(r(i) as i32 + 18000))
+                .collect::<Vec<_>>(),
+        )),
         Arc::new(TimestampMicrosecondArray::from(
-            (0..n).map(|i| (!null(i)).then_some(r(i) * 1_000_123)).collect::<Vec<_>>(),
+            (0..n)
+                .map(|i| (!null(i)).then_some(r(i) * 1_000_123))
+                .collect::<Vec<_>>(),
         )),
     ];
     RecordBatch::try_new(schema(), cols).unwrap()

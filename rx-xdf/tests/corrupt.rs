@@ -8,12 +8,17 @@ use rx_xdf::{XdfData, rx_read_xdf};
 
 use crate::common::{batch, schema};
 
-fn valid_file(dir: &std::path::Path, level: u32) -> (std::path::PathBuf, arrow::array::RecordBatch) {
+fn valid_file(
+    dir: &std::path::Path,
+    level: u32,
+) -> (std::path::PathBuf, arrow::array::RecordBatch) {
     let path = dir.join(format!("v{level}.xdf"));
     let mut t = LevelTable::new();
     let b1 = batch(0, 60, &mut t, &["a", "b"]);
     let b2 = batch(60, 60, &mut t, &["c"]);
-    let mut w = XdfData::new(&path).create(schema(), &WriteOptions::default().compression_level(level)).unwrap();
+    let mut w = XdfData::new(&path)
+        .create(schema(), &WriteOptions::default().compression_level(level))
+        .unwrap();
     w.write(&b1).unwrap();
     w.write(&b2).unwrap();
     w.finish().unwrap();
@@ -76,10 +81,18 @@ fn every_flipped_byte_is_detected_or_harmless() {
                     assert!(e.contains("flip.xdf"), "{e}");
                     detected += 1;
                 }
-                Ok(got) => assert_eq!(got.columns(), want.columns(), "byte {i} flipped gave wrong values"),
+                Ok(got) => assert_eq!(
+                    got.columns(),
+                    want.columns(),
+                    "byte {i} flipped gave wrong values"
+                ),
             }
         }
-        assert!(detected > bytes.len() / 2, "only {detected} of {} flips detected", bytes.len());
+        assert!(
+            detected > bytes.len() / 2,
+            "only {detected} of {} flips detected",
+            bytes.len()
+        );
     }
 }
 

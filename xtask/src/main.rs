@@ -9,10 +9,20 @@ use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
 /// The facade's features, each checked alone.
-const FEATURES: &[&str] = &["core", "xdf", "data", "etl", "models", "predict", "compute", "odbc", "cli", "full"];
+const FEATURES: &[&str] = &[
+    "core", "xdf", "data", "etl", "models", "predict", "compute", "odbc", "cli", "full",
+];
 
 /// Crates that must never appear under rx-core (it is the light bottom of the graph).
-const HEAVY: &[&str] = &["datafusion", "odbc-api", "faer", "rx-xdf", "rx-data", "rx-etl", "rx-models"];
+const HEAVY: &[&str] = &[
+    "datafusion",
+    "odbc-api",
+    "faer",
+    "rx-xdf",
+    "rx-data",
+    "rx-etl",
+    "rx-models",
+];
 
 fn cargo(args: &[&str]) -> Result<String, String> {
     eprintln!("xtask: cargo {}", args.join(" "));
@@ -30,7 +40,14 @@ fn cargo(args: &[&str]) -> Result<String, String> {
 fn features() -> Result<(), String> {
     cargo(&["check", "-p", "revoscale", "--no-default-features"])?;
     for f in FEATURES {
-        cargo(&["check", "-p", "revoscale", "--no-default-features", "--features", f])?;
+        cargo(&[
+            "check",
+            "-p",
+            "revoscale",
+            "--no-default-features",
+            "--features",
+            f,
+        ])?;
     }
     Ok(())
 }
@@ -40,19 +57,33 @@ fn deps() -> Result<(), String> {
     for line in tree.lines() {
         let name = line.split_whitespace().next().unwrap_or("");
         if HEAVY.contains(&name) {
-            return Err(format!("rx-core depends on {name}; rx-core must stay free of heavy and upper crates"));
+            return Err(format!(
+                "rx-core depends on {name}; rx-core must stay free of heavy and upper crates"
+            ));
         }
     }
     // The layering: each crate may only use crates listed before it.
-    let order = ["rx-core", "rx-xdf", "rx-data", "rx-etl", "rx-models", "rx-predict", "rx-compute"];
+    let order = [
+        "rx-core",
+        "rx-xdf",
+        "rx-data",
+        "rx-etl",
+        "rx-models",
+        "rx-predict",
+        "rx-compute",
+    ];
     for (i, krate) in order.iter().enumerate() {
-        let tree = cargo(&["tree", "-p", krate, "-e", "normal", "--prefix", "none", "--depth", "1"])?;
+        let tree = cargo(&[
+            "tree", "-p", krate, "-e", "normal", "--prefix", "none", "--depth", "1",
+        ])?;
         for line in tree.lines().skip(1) {
             let name = line.split_whitespace().next().unwrap_or("");
             if let Some(j) = order.iter().position(|o| *o == name)
                 && j >= i
             {
-                return Err(format!("{krate} depends on {name}, which sits above it in the crate order"));
+                return Err(format!(
+                    "{krate} depends on {name}, which sits above it in the crate order"
+                ));
             }
         }
     }
@@ -65,7 +96,10 @@ fn fuzz(seconds: u64) -> Result<(), String> {
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let mut rounds = 0;
     while Instant::now() < deadline || rounds == 0 {
-        for (krate, test, filter) in [("rx-xdf", "rx_xdf", "random_damage"), ("revoscale", "revoscale", "fuzz_")] {
+        for (krate, test, filter) in [
+            ("rx-xdf", "rx_xdf", "random_damage"),
+            ("revoscale", "revoscale", "fuzz_"),
+        ] {
             let status = Command::new(env!("CARGO"))
                 .args(["test", "-p", krate, "--test", test, "--", filter])
                 .env("PROPTEST_CASES", "1000")
@@ -73,7 +107,9 @@ fn fuzz(seconds: u64) -> Result<(), String> {
                 .status()
                 .map_err(|e| format!("could not run cargo: {e}"))?;
             if !status.success() {
-                return Err("a fuzz property failed (proptest printed the minimal failing input)".into());
+                return Err(
+                    "a fuzz property failed (proptest printed the minimal failing input)".into(),
+                );
             }
         }
         rounds += 1;

@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use revoscale::core::{DataSink, DataSource, Error, ReadOptions, Result, WriteOptions, copy_chunks};
+use revoscale::core::{
+    DataSink, DataSource, Error, ReadOptions, Result, WriteOptions, copy_chunks,
+};
 use revoscale::data::{ParquetData, TextData};
 use revoscale::xdf::{XdfData, rx_get_info, rx_read_xdf};
 
@@ -29,11 +31,20 @@ pub fn run(args: DemoArgs) -> Result<()> {
     std::fs::write(&csv, AIRLINE_CSV).map_err(|e| Error::io(&csv, e))?;
     println!("revoscale demo: files go to {}", dir.display());
 
-    step(1, "Import the CSV into an .xdf file (types sniffed, strings as factors)");
-    let text = TextData::new(&csv).strings_as_factors(true).rows_per_read(1000);
+    step(
+        1,
+        "Import the CSV into an .xdf file (types sniffed, strings as factors)",
+    );
+    let text = TextData::new(&csv)
+        .strings_as_factors(true)
+        .rows_per_read(1000);
     let xdf_path = dir.join("airline.xdf");
     let xdf = XdfData::new(&xdf_path);
-    let rows = copy_chunks(text.open(&ReadOptions::default())?, xdf.create(text.schema()?, &WriteOptions::default().overwrite())?, |_| {})?;
+    let rows = copy_chunks(
+        text.open(&ReadOptions::default())?,
+        xdf.create(text.schema()?, &WriteOptions::default().overwrite())?,
+        |_| {},
+    )?;
     println!("imported {rows} rows -> {}", xdf_path.display());
 
     step(2, "rx info: rows, blocks, variables");
@@ -41,36 +52,88 @@ pub fn run(args: DemoArgs) -> Result<()> {
     print!("{info}");
     print!("{}", revoscale::xdf::info::format_var_info(&info.vars));
     if let Some(h) = &info.head {
-        let t = revoscale::arrow::util::pretty::pretty_format_batches(std::slice::from_ref(h)).map_err(|e| Error::arrow("printing", e))?;
+        let t = revoscale::arrow::util::pretty::pretty_format_batches(std::slice::from_ref(h))
+            .map_err(|e| Error::arrow("printing", e))?;
         println!("{t}");
     }
 
-    step(3, "Read two columns only (a projection reads just their bytes)");
-    let two = rx_read_xdf(&xdf_path, Some(&["DayOfWeek".to_string(), "ArrDelay".to_string()]))?;
-    println!("read {} rows x {} columns: {:?}", two.num_rows(), two.num_columns(), two.schema().fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>());
+    step(
+        3,
+        "Read two columns only (a projection reads just their bytes)",
+    );
+    let two = rx_read_xdf(
+        &xdf_path,
+        Some(&["DayOfWeek".to_string(), "ArrDelay".to_string()]),
+    )?;
+    println!(
+        "read {} rows x {} columns: {:?}",
+        two.num_rows(),
+        two.num_columns(),
+        two.schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().as_str())
+            .collect::<Vec<_>>()
+    );
 
-    step(4, "Append the same rows again (factor codes keep their meaning)");
-    let again = TextData::new(&csv).strings_as_factors(true).rows_per_read(1000);
-    copy_chunks(again.open(&ReadOptions::default())?, xdf.create(again.schema()?, &WriteOptions::default().append())?, |_| {})?;
+    step(
+        4,
+        "Append the same rows again (factor codes keep their meaning)",
+    );
+    let again = TextData::new(&csv)
+        .strings_as_factors(true)
+        .rows_per_read(1000);
+    copy_chunks(
+        again.open(&ReadOptions::default())?,
+        xdf.create(again.schema()?, &WriteOptions::default().append())?,
+        |_| {},
+    )?;
     let info = rx_get_info(&xdf_path, 0)?;
     println!("now {} rows in {} blocks", info.num_rows, info.num_blocks);
 
     step(5, "Export to Parquet and back to CSV");
     let pq = dir.join("airline.parquet");
     let pq_sink = ParquetData::new(&pq);
-    copy_chunks(xdf.open(&ReadOptions::default())?, pq_sink.create(xdf.schema()?, &WriteOptions::default().overwrite())?, |_| {})?;
+    copy_chunks(
+        xdf.open(&ReadOptions::default())?,
+        pq_sink.create(xdf.schema()?, &WriteOptions::default().overwrite())?,
+        |_| {},
+    )?;
     let out_csv = dir.join("airline_export.csv");
     let csv_sink = TextData::new(&out_csv);
-    let n = copy_chunks(xdf.open(&ReadOptions::default())?, csv_sink.create(xdf.schema()?, &WriteOptions::default().overwrite())?, |_| {})?;
-    println!("{} and {} written ({n} rows)", pq.display(), out_csv.display());
+    let n = copy_chunks(
+        xdf.open(&ReadOptions::default())?,
+        csv_sink.create(xdf.schema()?, &WriteOptions::default().overwrite())?,
+        |_| {},
+    )?;
+    println!(
+        "{} and {} written ({n} rows)",
+        pq.display(),
+        out_csv.display()
+    );
 
-    step(6, "A composite set: a directory of part files plus a metadata file");
+    step(
+        6,
+        "A composite set: a directory of part files plus a metadata file",
+    );
     let comp_dir = dir.join("airline_set");
     let comp = XdfData::composite(&comp_dir);
-    copy_chunks(xdf.open(&ReadOptions::default().rows_per_read(2500))?, comp.create(xdf.schema()?, &WriteOptions::default().overwrite())?, |_| {})?;
+    copy_chunks(
+        xdf.open(&ReadOptions::default().rows_per_read(2500))?,
+        comp.create(xdf.schema()?, &WriteOptions::default().overwrite())?,
+        |_| {},
+    )?;
     let ci = rx_get_info(&comp_dir, 0)?;
-    println!("{}: {} rows in {} parts/blocks", comp_dir.display(), ci.num_rows, ci.num_blocks);
+    println!(
+        "{}: {} rows in {} parts/blocks",
+        comp_dir.display(),
+        ci.num_rows,
+        ci.num_blocks
+    );
 
-    println!("\nDone. Try: rx info {} --vars --head 5", xdf_path.display());
+    println!(
+        "\nDone. Try: rx info {} --vars --head 5",
+        xdf_path.display()
+    );
     Ok(())
 }

@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use clap::Args;
-use revoscale::core::{ColType, ColumnInfo, ColumnInfoMap, Error, ReadOptions, Result, WriteMode, WriteOptions};
+use revoscale::core::{
+    ColType, ColumnInfoMap, Error, ReadOptions, Result, WriteMode, WriteOptions,
+};
 
 use crate::sources::{Kind, kind_of, open_sink, open_source, progress};
 
@@ -78,7 +80,7 @@ pub fn column_info(args: &ImportArgs) -> Result<ColumnInfoMap> {
     for s in &args.levels {
         let (name, levels) = split_pair(s, "--levels")?;
         let levels: Vec<String> = levels.split(',').map(str::to_string).collect();
-        let e = map.entry(name.to_string()).or_insert_with(ColumnInfo::default);
+        let e = map.entry(name.to_string()).or_default();
         *e = e.clone().with_levels(levels);
     }
     Ok(map)
@@ -88,7 +90,9 @@ fn delimiter(s: &str) -> Result<u8> {
     match s {
         "tab" | "\\t" | "\t" => Ok(b'\t'),
         s if s.len() == 1 => Ok(s.as_bytes()[0]),
-        _ => Err(Error::invalid(format!("--delimiter '{s}': give one ASCII character or 'tab'"))),
+        _ => Err(Error::invalid(format!(
+            "--delimiter '{s}': give one ASCII character or 'tab'"
+        ))),
     }
 }
 
@@ -96,8 +100,12 @@ pub fn run(args: ImportArgs) -> Result<()> {
     let info = column_info(&args)?;
     let delim = args.delimiter.as_deref().map(delimiter).transpose()?;
     let in_kind = kind_of(&args.input)?;
-    if in_kind != Kind::Text && (delim.is_some() || args.no_header || args.na.is_some() || args.rows_to_sniff.is_some()) {
-        return Err(Error::invalid("--delimiter, --no-header, --na and --rows-to-sniff apply to text input only"));
+    if in_kind != Kind::Text
+        && (delim.is_some() || args.no_header || args.na.is_some() || args.rows_to_sniff.is_some())
+    {
+        return Err(Error::invalid(
+            "--delimiter, --no-header, --na and --rows-to-sniff apply to text input only",
+        ));
     }
     let mut counter = None;
     let source = open_source(&args.input, |mut t| {
@@ -116,7 +124,10 @@ pub fn run(args: ImportArgs) -> Result<()> {
         if let Some(n) = args.rows_per_block {
             t = t.rows_per_read(n);
         }
-        t = t.column_info(info.clone()).strings_as_factors(args.strings_as_factors).bad_values_as_missing(args.bad_values_as_missing);
+        t = t
+            .column_info(info.clone())
+            .strings_as_factors(args.strings_as_factors)
+            .bad_values_as_missing(args.bad_values_as_missing);
         counter = Some(t.clone());
         t
     })?;
@@ -133,7 +144,11 @@ pub fn run(args: ImportArgs) -> Result<()> {
     } else {
         WriteMode::Create
     };
-    let mut wopts = WriteOptions { mode, rows_per_block: args.rows_per_block, ..WriteOptions::default() };
+    let mut wopts = WriteOptions {
+        mode,
+        rows_per_block: args.rows_per_block,
+        ..WriteOptions::default()
+    };
     if let Some(c) = args.compression {
         wopts.compression_level = c;
     }

@@ -49,12 +49,17 @@ fn gather(args: &InfoArgs) -> Result<XdfInfo> {
         }
         rows_per_block.push(b.num_rows() as u64);
     }
-    let vars: Vec<VarInfo> = schema.fields().iter().map(|f| VarInfo::from_field(f)).collect();
+    let vars: Vec<VarInfo> = schema
+        .fields()
+        .iter()
+        .map(|f| VarInfo::from_field(f))
+        .collect();
     let head = (head > 0).then(|| {
         if first.is_empty() {
             RecordBatch::new_empty(schema.clone())
         } else {
-            revoscale::arrow::compute::concat_batches(&first[0].schema(), &first).unwrap_or_else(|_| RecordBatch::new_empty(schema.clone()))
+            revoscale::arrow::compute::concat_batches(&first[0].schema(), &first)
+                .unwrap_or_else(|_| RecordBatch::new_empty(schema.clone()))
         }
     });
     Ok(XdfInfo {
@@ -84,7 +89,11 @@ fn head_rows(batch: &RecordBatch) -> Result<Vec<Value>> {
         .map(|r| {
             let mut obj = serde_json::Map::new();
             for ((f, fmt), col) in schema.fields().iter().zip(&fmts).zip(batch.columns()) {
-                let v = if col.is_null(r) { Value::Null } else { Value::String(fmt.value(r).to_string()) };
+                let v = if col.is_null(r) {
+                    Value::Null
+                } else {
+                    Value::String(fmt.value(r).to_string())
+                };
                 obj.insert(f.name().clone(), v);
             }
             Value::Object(obj)
@@ -125,20 +134,33 @@ pub fn run(args: InfoArgs) -> Result<()> {
         if let Some(h) = &info.head {
             out["head"] = Value::Array(head_rows(h)?);
         }
-        println!("{}", serde_json::to_string_pretty(&out).map_err(|e| Error::external("printing JSON", e))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&out).map_err(|e| Error::external("printing JSON", e))?
+        );
         return Ok(());
     }
     print!("{info}");
     if args.blocks {
-        println!("Rows per block: {}", info.rows_per_block.iter().map(u64::to_string).collect::<Vec<_>>().join(", "));
+        println!(
+            "Rows per block: {}",
+            info.rows_per_block
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
     }
     if args.vars {
         print!("{}", revoscale::xdf::info::format_var_info(&info.vars));
     }
     if let Some(h) = &info.head {
         let opts = FormatOptions::default().with_null("NA");
-        let table = revoscale::arrow::util::pretty::pretty_format_batches_with_options(std::slice::from_ref(h), &opts)
-            .map_err(|e| Error::arrow("formatting rows", e))?;
+        let table = revoscale::arrow::util::pretty::pretty_format_batches_with_options(
+            std::slice::from_ref(h),
+            &opts,
+        )
+        .map_err(|e| Error::arrow("formatting rows", e))?;
         println!("Data (first {} rows):\n{table}", h.num_rows());
     }
     Ok(())

@@ -21,7 +21,10 @@ pub fn kind_of(path: &Path) -> Result<Kind> {
     if path.is_dir() {
         return Ok(Kind::Xdf);
     }
-    let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
     match ext.as_str() {
         "csv" | "tsv" | "txt" => Ok(Kind::Text),
         "parquet" | "pq" => Ok(Kind::Parquet),
@@ -34,7 +37,10 @@ pub fn kind_of(path: &Path) -> Result<Kind> {
 }
 
 /// A source for `path` (text sources configured by `text`).
-pub fn open_source(path: &Path, text: impl FnOnce(TextData) -> TextData) -> Result<Box<dyn DataSource>> {
+pub fn open_source(
+    path: &Path,
+    text: impl FnOnce(TextData) -> TextData,
+) -> Result<Box<dyn DataSource>> {
     Ok(match kind_of(path)? {
         Kind::Text => Box::new(text(TextData::new(path))),
         Kind::Parquet => Box::new(ParquetData::new(path)),
@@ -58,8 +64,10 @@ pub fn progress(total_rows: Option<u64>, what: &str) -> ProgressBar {
     }
     let bar = match total_rows {
         Some(n) => ProgressBar::new(n).with_style(
-            ProgressStyle::with_template("{msg} [{bar:30}] {human_pos}/{human_len} rows ({per_sec}, {eta})")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            ProgressStyle::with_template(
+                "{msg} [{bar:30}] {human_pos}/{human_len} rows ({per_sec}, {eta})",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
         ),
         None => ProgressBar::new_spinner().with_style(
             ProgressStyle::with_template("{spinner} {msg} {human_pos} rows ({per_sec})")
