@@ -2,4 +2,5 @@
 
 mod cli;
 mod fuzz;
+mod pema;
 mod roundtrip;

@@ -1,0 +1,136 @@
+//! The PEMA trait end to end: an analysis (count, sum and sum of squares of a column, with a second
+//! pass for the centred sum of squares) run by `RxLocalSeq` over an .xdf file, and the merge law —
+//! processing chunks in order equals merging the partials of the partitions that `split` gives.
+
+use std::sync::Arc;
+
+use proptest::prelude::*;
+use revoscale::arrow::array::{AsArray, Float64Array, RecordBatch};
+use revoscale::arrow::datatypes::{DataType, Field, Float64Type, Schema};
+use revoscale::core::pema::run_pass;
+use revoscale::core::{
+    ComputeContext, DataSink, DataSource, Pema, Result, RxLocalSeq, RxOptions, Step, WriteOptions,
+    copy_chunks,
+};
+use revoscale::data::MemoryData;
+use revoscale::xdf::XdfData;
+use serde::{Deserialize, Serialize};
+
+/// Mean and variance of one column in two passes: sums first, then squared deviations from the mean.
+struct TwoPassVariance {
+    column: String,
+    mean: Option<f64>,
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+struct Partial {
+    n: u64,
+    sum: f64,
+    ss: f64,
+}
+
+impl Pema for TwoPassVariance {
+    type Partial = Partial;
+    type Output = (u64, f64, f64);
+
+    fn columns(&self) -> Vec<String> {
+        vec![self.column.clone()]
+    }
+
+    fn init(&self) -> Partial {
+        Partial::default()
+    }
+
+    fn process(&self, acc: &mut Partial, chunk: &RecordBatch) -> Result<()> {
+        let x = chunk.column(0).as_primitive::<Float64Type>();
+        for v in x.iter().flatten() {
+            acc.n += 1;
+            match self.mean {
+                None => acc.sum += v,
+                Some(m) => acc.ss += (v - m) * (v - m),
+            }
+        }
+        Ok(())
+    }
+
+    fn merge(&self, into: &mut Partial, other: Partial) -> Result<()> {
+        into.n += other.n;
+        into.sum += other.sum;
+        into.ss += other.ss;
+        Ok(())
+    }
+
+    fn finish(&mut self, acc: Partial) -> Result<Step<(u64, f64, f64)>> {
+        match self.mean {
+            None => {
+                self.mean = Some(acc.sum / acc.n as f64);
+                Ok(Step::AnotherPass)
+            }
+            Some(m) => Ok(Step::Done((acc.n, m, acc.ss / (acc.n as f64 - 1.0)))),
+        }
+    }
+}
+
+fn xdf_of(values: &[Option<f64>], rows_per_block: usize, dir: &std::path::Path) -> XdfData {
+    let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Float64, true)]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![Arc::new(Float64Array::from(values.to_vec()))],
+    )
+    .unwrap();
+    let mem = MemoryData::new(schema.clone(), vec![batch]).unwrap();
+    let xdf = XdfData::new(dir.join("x.xdf"));
+    let w = xdf
+        .create(
+            schema,
+            &WriteOptions::default().rows_per_block(rows_per_block),
+        )
+        .unwrap();
+    copy_chunks(mem.open(&Default::default()).unwrap(), w, |_| {}).unwrap();
+    xdf
+}
+
+#[test]
+fn two_pass_analysis_runs_in_the_sequential_context() {
+    let dir = tempfile::tempdir().unwrap();
+    let values: Vec<Option<f64>> = (0..1001)
+        .map(|i| (i % 10 != 3).then_some(1e8 + (i % 7) as f64 * 0.1))
+        .collect();
+    let xdf = xdf_of(&values, 100, dir.path());
+    let mut pema = TwoPassVariance {
+        column: "x".into(),
+        mean: None,
+    };
+    let (n, mean, var) = RxLocalSeq
+        .run(&mut pema, &xdf, &RxOptions::default().rows_per_read(64))
+        .unwrap();
+    let xs: Vec<f64> = values.iter().flatten().copied().collect();
+    let m = xs.iter().sum::<f64>() / xs.len() as f64;
+    let v = xs.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (xs.len() as f64 - 1.0);
+    assert_eq!(n, xs.len() as u64);
+    assert!((mean - m).abs() <= 1e-12 * m.abs());
+    assert!((var - v).abs() <= 1e-9 * v);
+    assert_eq!(RxLocalSeq.name(), "RxLocalSeq");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// Processing all chunks in order equals merging the partials of any split into partitions.
+    #[test]
+    fn merge_law_over_partitions(values in prop::collection::vec(prop::option::weighted(0.9, -1e6f64..1e6), 0..400),
+                                 rows_per_block in 1usize..64, parts in 1usize..6) {
+        let dir = tempfile::tempdir().unwrap();
+        let xdf = xdf_of(&values, rows_per_block, dir.path());
+        let pema = TwoPassVariance { column: "x".into(), mean: None };
+        let opts = RxOptions::default().rows_per_read(17);
+        let whole = run_pass(&pema, &xdf, &opts).unwrap();
+        let mut merged = pema.init();
+        for p in xdf.split(parts).unwrap() {
+            let part = run_pass(&pema, p.as_ref(), &opts).unwrap();
+            pema.merge(&mut merged, part).unwrap();
+        }
+        prop_assert_eq!(whole.n, merged.n);
+        prop_assert!((whole.sum - merged.sum).abs() <= 1e-9 * (1.0 + whole.sum.abs()));
+    }
+}
