@@ -1,1 +1,2 @@
 //! Integration tests of rx-core.
+mod formula;
