@@ -1,1 +1,12 @@
-//! tests
+//! Integration tests of rx-data (one test binary; each module covers one area).
+
+mod common;
+mod memory;
+mod nist;
+mod parquet;
+mod text_errors;
+mod text_factors;
+mod text_read;
+mod text_roundtrip;
+mod text_sniff;
+mod text_write;

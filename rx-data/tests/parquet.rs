@@ -1,0 +1,334 @@
+//! Parquet: round trips with factors and metadata, projection, chunking, splitting, damaged files.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use rx_core::arrow::array::{
+    ArrayRef, AsArray, DictionaryArray, Float64Array, Int32Array, StringArray,
+};
+use rx_core::arrow::datatypes::{DataType, Field, Int32Type, Schema};
+use rx_core::arrow::record_batch::RecordBatch;
+use rx_core::factor::{array_levels, factor_type};
+use rx_core::varinfo::{META_DESCRIPTION, field_levels, with_levels};
+use rx_core::{DataSink, DataSource, Error, ReadOptions, WriteOptions};
+use rx_data::{MemoryData, ParquetData, TextData};
+
+use crate::common::{col, f64s, file_with, read_all, read_one, strings};
+
+fn factor(values: &[Option<&str>]) -> ArrayRef {
+    let d: DictionaryArray<Int32Type> = values.iter().copied().collect();
+    Arc::new(d)
+}
+
+/// Three batches whose factor column has a different dictionary in each (as a Parquet reader or
+/// another tool would give them).
+fn batches() -> (Arc<Schema>, Vec<RecordBatch>) {
+    let mut meta = HashMap::new();
+    meta.insert(META_DESCRIPTION.to_string(), "the group".to_string());
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("x", DataType::Float64, true),
+        Field::new("g", factor_type(), true).with_metadata(meta),
+        Field::new("s", DataType::Utf8, true),
+    ]));
+    let mk = |x: Vec<Option<f64>>, g: &[Option<&str>], s: Vec<Option<&str>>| {
+        RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(Float64Array::from(x)),
+                factor(g),
+                Arc::new(StringArray::from(s)),
+            ],
+        )
+        .unwrap()
+    };
+    let b1 = mk(
+        vec![Some(1.0), Some(2.0)],
+        &[Some("b"), Some("a")],
+        vec![Some("x"), None],
+    );
+    let b2 = mk(
+        vec![None, Some(4.5)],
+        &[Some("c"), None],
+        vec![Some(""), Some("y")],
+    );
+    let b3 = mk(
+        vec![Some(5.0), Some(6.0), Some(7.0)],
+        &[Some("a"), Some("d"), Some("b")],
+        vec![Some("z"), Some("w"), Some("v")],
+    );
+    (schema, vec![b1, b2, b3])
+}
+
+fn write_parquet(path: &std::path::Path, options: &WriteOptions) -> u64 {
+    let (schema, bs) = batches();
+    let src = MemoryData::new(schema.clone(), bs).unwrap();
+    let w = ParquetData::new(path).create(schema, options).unwrap();
+    rx_core::source::copy_chunks(src.open(&ReadOptions::default()).unwrap(), w, |_| {}).unwrap()
+}
+
+#[test]
+fn round_trip_keeps_values_factors_and_metadata() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.parquet");
+    assert_eq!(write_parquet(&path, &WriteOptions::default()), 7);
+    let src = ParquetData::new(&path);
+    assert_eq!(src.num_rows().unwrap(), Some(7));
+    let schema = src.schema().unwrap();
+    let g = schema.field_with_name("g").unwrap();
+    assert_eq!(g.data_type(), &factor_type());
+    assert_eq!(
+        g.metadata().get(META_DESCRIPTION).map(String::as_str),
+        Some("the group")
+    );
+    // The footer has the final level table, in order of appearance.
+    assert_eq!(field_levels(g).unwrap(), ["b", "a", "c", "d"]);
+    let b = read_one(&src);
+    assert_eq!(
+        f64s(&col(&b, "x")),
+        [
+            Some(1.0),
+            Some(2.0),
+            None,
+            Some(4.5),
+            Some(5.0),
+            Some(6.0),
+            Some(7.0)
+        ]
+    );
+    let gs = col(&b, "g");
+    assert_eq!(array_levels(gs.as_ref()).unwrap(), ["b", "a", "c", "d"]);
+    assert_eq!(
+        gs.as_dictionary::<Int32Type>()
+            .keys()
+            .iter()
+            .collect::<Vec<_>>(),
+        [Some(0), Some(1), Some(2), None, Some(1), Some(3), Some(0)]
+    );
+    assert_eq!(
+        strings(&col(&b, "s"))[..3],
+        [Some("x".into()), None, Some(String::new())]
+    );
+}
+
+#[test]
+fn projection_chunking_and_split() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.parquet");
+    write_parquet(&path, &WriteOptions::default().rows_per_block(2));
+    let src = ParquetData::new(&path);
+    let chunks = read_all(
+        &src,
+        &ReadOptions::default().columns(["s", "g"]).rows_per_read(3),
+    )
+    .unwrap();
+    assert_eq!(
+        chunks.iter().map(|b| b.num_rows()).collect::<Vec<_>>(),
+        [3, 3, 1]
+    );
+    let names: Vec<String> = chunks[0]
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    assert_eq!(names, ["s", "g"]);
+    // One level table for the whole stream.
+    assert_eq!(
+        array_levels(chunks[0].column(1).as_ref()).unwrap(),
+        ["b", "a", "c", "d"]
+    );
+    assert_eq!(strings(chunks[2].column(1)), [Some("b".into())]);
+    let e = src
+        .open(&ReadOptions::default().columns(["nope"]))
+        .err()
+        .unwrap();
+    assert!(matches!(e, Error::UnknownColumn { .. }), "{e}");
+    // Four row groups of 2, 2, 2, 1 rows; split into at most 3 contiguous parts.
+    let parts = src.split(3).unwrap();
+    assert_eq!(parts.len(), 3);
+    let counts: Vec<u64> = parts
+        .iter()
+        .map(|p| p.num_rows().unwrap().unwrap())
+        .collect();
+    assert_eq!(counts.iter().sum::<u64>(), 7);
+    let mut xs = Vec::new();
+    for p in &parts {
+        for b in read_all(p.as_ref(), &ReadOptions::default().columns(["x", "g"])).unwrap() {
+            xs.extend(f64s(b.column(0)));
+            assert_eq!(
+                array_levels(b.column(1).as_ref()).unwrap(),
+                ["b", "a", "c", "d"]
+            );
+        }
+    }
+    assert_eq!(xs, f64s(&col(&read_one(&src), "x")));
+}
+
+#[test]
+fn uncompressed_and_zstd_levels() {
+    let dir = tempfile::tempdir().unwrap();
+    for level in [0, 1, 9] {
+        let path = dir.path().join(format!("l{level}.parquet"));
+        write_parquet(&path, &WriteOptions::default().compression_level(level));
+        assert_eq!(read_one(&ParquetData::new(&path)).num_rows(), 7);
+    }
+}
+
+#[test]
+fn create_overwrite_and_no_append() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.parquet");
+    write_parquet(&path, &WriteOptions::default());
+    let (schema, _) = batches();
+    let sink = ParquetData::new(&path);
+    let e = sink
+        .create(schema.clone(), &WriteOptions::default())
+        .err()
+        .unwrap();
+    assert!(matches!(e, Error::Exists { .. }), "{e}");
+    let e = sink
+        .create(schema.clone(), &WriteOptions::default().append())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        e.contains("cannot be appended") && e.contains(".xdf"),
+        "{e}"
+    );
+    write_parquet(&path, &WriteOptions::default().overwrite());
+    // A dropped writer leaves the old file as it was and no temporary file.
+    {
+        let mut w = sink
+            .create(schema, &WriteOptions::default().overwrite())
+            .unwrap();
+        w.write(&batches().1[0]).unwrap();
+    }
+    assert_eq!(ParquetData::new(&path).num_rows().unwrap(), Some(7));
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+}
+
+#[test]
+fn damaged_files_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.parquet");
+    write_parquet(&good, &WriteOptions::default().compression_level(0));
+    let bytes = std::fs::read(&good).unwrap();
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("empty.parquet", Vec::new()),
+        ("text.parquet", b"a,b\n1,2\n".to_vec()),
+        ("truncated.parquet", bytes[..bytes.len() / 2].to_vec()),
+        ("nofooter.parquet", bytes[..bytes.len() - 3].to_vec()),
+        ("garbled.parquet", {
+            let mut b = bytes.clone();
+            for v in b.iter_mut().skip(4).take(bytes.len() / 2) {
+                *v = v.wrapping_mul(31).wrapping_add(7);
+            }
+            b
+        }),
+    ];
+    for (name, data) in cases {
+        let path = dir.path().join(name);
+        std::fs::write(&path, data).unwrap();
+        let src = ParquetData::new(&path);
+        let result = src
+            .schema()
+            .and_then(|_| read_all(&src, &ReadOptions::default()).map(|_| ()));
+        let e = result.expect_err(name);
+        let msg = e.to_string();
+        assert!(msg.contains(name), "{name}: {msg}");
+        assert!(matches!(e, Error::Corrupt { .. }), "{name}: {msg}");
+    }
+    let e = ParquetData::new(dir.path().join("missing.parquet"))
+        .num_rows()
+        .unwrap_err();
+    assert!(matches!(e, Error::Io { .. }));
+}
+
+#[test]
+fn files_from_other_writers_get_a_stream_level_table() {
+    // Written with arrow's own Parquet writer: each row group has its own dictionary and no
+    // rx:levels metadata.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("other.parquet");
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("g", factor_type(), true),
+        Field::new("n", DataType::Int32, false),
+    ]));
+    let file = std::fs::File::create(&path).unwrap();
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_max_row_group_row_count(Some(2))
+        .build();
+    let mut w = parquet::arrow::ArrowWriter::try_new(file, schema.clone(), Some(props)).unwrap();
+    for (g, n) in [
+        (vec![Some("z"), Some("y")], vec![1, 2]),
+        (vec![Some("x"), Some("z")], vec![3, 4]),
+    ] {
+        let b = RecordBatch::try_new(
+            schema.clone(),
+            vec![factor(&g), Arc::new(Int32Array::from(n))],
+        )
+        .unwrap();
+        w.write(&b).unwrap();
+    }
+    w.close().unwrap();
+    let chunks = read_all(
+        &ParquetData::new(&path),
+        &ReadOptions::default().rows_per_read(2),
+    )
+    .unwrap();
+    assert_eq!(
+        array_levels(chunks[0].column(0).as_ref()).unwrap(),
+        ["z", "y"]
+    );
+    assert_eq!(
+        array_levels(chunks[1].column(0).as_ref()).unwrap(),
+        ["z", "y", "x"]
+    );
+    assert_eq!(
+        chunks[1]
+            .column(0)
+            .as_dictionary::<Int32Type>()
+            .keys()
+            .values()
+            .to_vec(),
+        [2, 0]
+    );
+    assert_eq!(
+        field_levels(chunks[1].schema().field(0)).unwrap(),
+        ["z", "y", "x"]
+    );
+}
+
+#[test]
+fn csv_to_parquet_to_csv() {
+    let (_dir, csv) = file_with("in.csv", "g,x\nb,1.5\na,NA\nb,\n,2\n");
+    let src = TextData::new(&csv).strings_as_factors(true);
+    let out = csv.with_extension("parquet");
+    let w = ParquetData::new(&out)
+        .create(src.schema().unwrap(), &WriteOptions::default())
+        .unwrap();
+    rx_core::source::copy_chunks(
+        src.open(&ReadOptions::default().rows_per_read(2)).unwrap(),
+        w,
+        |_| {},
+    )
+    .unwrap();
+    let pq = ParquetData::new(&out);
+    assert_eq!(
+        field_levels(pq.schema().unwrap().field(0)).unwrap(),
+        ["b", "a", ""]
+    );
+    let b = read_one(&pq);
+    assert_eq!(
+        strings(&col(&b, "g")),
+        [
+            Some("b".into()),
+            Some("a".into()),
+            Some("b".into()),
+            Some(String::new())
+        ]
+    );
+    assert_eq!(f64s(&col(&b, "x")), [Some(1.5), None, None, Some(2.0)]);
+    let seeded = with_levels(Field::new("g", factor_type(), true), &["q".to_string()]);
+    assert_eq!(field_levels(&seeded).unwrap(), ["q"]);
+}
