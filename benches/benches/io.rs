@@ -7,6 +7,10 @@
 //! `xdf_write/1M`. Input files are generated once per group into a temporary folder, outside the
 //! timed loop.
 
+/// The allocator of the `rx` binary, so the figures are what `rx import` does.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::hint::black_box;
 use std::path::Path;
 use std::time::Duration;

@@ -20,6 +20,10 @@
 //!   folder on tmpfs (`/dev/shm`) shows the import without the disk flush.
 //! - `--no-scan`: skip the scans (e.g. to profile the import alone with `perf record`).
 
+/// The allocator of the `rx` binary, so the figures are what `rx import` does.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 

@@ -615,34 +615,61 @@ fn factor_codes(array: &ArrayRef, table: &mut LevelTable, what: &str) -> Result<
 
 /// Updates the running low/high of a numeric column (missing and NaN values ignored).
 fn update_range(array: &ArrayRef, low: &mut Option<f64>, high: &mut Option<f64>) {
-    let Ok(f) = arrow::compute::cast(array, &DataType::Float64) else {
-        return;
+    use arrow::datatypes::*;
+    let (lo, hi) = match array.data_type() {
+        DataType::Float64 => min_max(array.as_primitive::<Float64Type>()),
+        DataType::Float32 => min_max(array.as_primitive::<Float32Type>()),
+        DataType::Int8 => min_max(array.as_primitive::<Int8Type>()),
+        DataType::Int16 => min_max(array.as_primitive::<Int16Type>()),
+        DataType::Int32 => min_max(array.as_primitive::<Int32Type>()),
+        DataType::Int64 => min_max(array.as_primitive::<Int64Type>()),
+        DataType::UInt8 => min_max(array.as_primitive::<UInt8Type>()),
+        DataType::UInt16 => min_max(array.as_primitive::<UInt16Type>()),
+        DataType::UInt32 => min_max(array.as_primitive::<UInt32Type>()),
+        _ => return,
     };
-    let f = f.as_primitive::<arrow::datatypes::Float64Type>();
-    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
-    if f.null_count() == 0 {
-        for &v in f.values() {
-            if v < lo {
-                lo = v;
-            }
-            if v > hi {
-                hi = v;
-            }
-        }
-    } else {
-        for v in f.iter().flatten() {
-            if v < lo {
-                lo = v;
-            }
-            if v > hi {
-                hi = v;
-            }
-        }
-    }
     if lo <= hi {
         *low = Some(low.map_or(lo, |l| l.min(lo)));
         *high = Some(high.map_or(hi, |h| h.max(hi)));
     }
+}
+
+/// Smallest and largest value as f64, skipping missing values and NaN (`(inf, -inf)` if none).
+fn min_max<T>(a: &arrow::array::PrimitiveArray<T>) -> (f64, f64)
+where
+    T: arrow::datatypes::ArrowPrimitiveType,
+    T::Native: num_traits_like::ToF64,
+{
+    use num_traits_like::ToF64;
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    let mut see = |v: f64| {
+        // NaN compares false both ways and is skipped.
+        if v < lo {
+            lo = v;
+        }
+        if v > hi {
+            hi = v;
+        }
+    };
+    if a.null_count() == 0 {
+        a.values().iter().for_each(|v| see(v.to_f64()));
+    } else {
+        a.iter().flatten().for_each(|v| see(v.to_f64()));
+    }
+    (lo, hi)
+}
+
+/// Lossless-enough conversion of stored numeric types to f64 for low/high.
+mod num_traits_like {
+    /// Converts to f64.
+    pub trait ToF64: Copy {
+        /// The value as f64.
+        fn to_f64(self) -> f64;
+    }
+    macro_rules! to_f64 {
+        ($($t:ty),*) => {$(impl ToF64 for $t { fn to_f64(self) -> f64 { self as f64 } })*};
+    }
+    to_f64!(f32, f64, i8, i16, i32, i64, u8, u16, u32);
 }
 
 impl ChunkWriter for XdfWriter {

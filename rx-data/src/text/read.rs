@@ -711,6 +711,9 @@ impl Drop for Block {
 /// Reads the file block by block on its own thread, cuts each block into pieces at record
 /// boundaries and hands every piece to the rayon pool to decode. The pieces' results reach the
 /// consumer in file order; the channel's bound limits how far reading runs ahead.
+/// Pieces decoded ahead of the consumer at most.
+const READ_AHEAD_PIECES: usize = 64;
+
 struct Producer {
     plan: Arc<Plan>,
     path: PathBuf,
@@ -899,7 +902,10 @@ impl TextReader {
             piece_size: PIECE_SIZE,
             pool: Arc::default(),
         };
-        let (tx, rx) = sync_channel(4 * threads);
+        // Let decoding run about one chunk ahead of the consumer (64 pieces of PIECE_SIZE bytes,
+        // ~16 MB of text), so that decoding the next chunk overlaps the consumer's work on this
+        // one (writing it, for an import); memory stays bounded by the chunk size.
+        let (tx, rx) = sync_channel((4 * threads).max(READ_AHEAD_PIECES));
         std::thread::Builder::new()
             .name("rx-text-decode".into())
             .spawn(move || producer.run(tx))

@@ -10,6 +10,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// Chunked work allocates large arrays per chunk; mimalloc reuses them (see Cargo.toml).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// revoscale: chunked, out-of-core data science (a successor to revoscalepy).
 #[derive(Debug, Parser)]
 #[command(name = "rx", version, about, propagate_version = true)]
