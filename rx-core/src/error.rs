@@ -125,6 +125,19 @@ impl Error {
         }
     }
 
+    /// An [`Error::UnknownColumn`]: `name` is not a column of `schema`, read from `source_name`.
+    pub fn unknown_column(
+        name: &str,
+        source_name: &str,
+        schema: &arrow::datatypes::Schema,
+    ) -> Self {
+        Error::UnknownColumn {
+            name: name.to_string(),
+            source_name: source_name.to_string(),
+            available: schema.fields().iter().map(|f| f.name().clone()).collect(),
+        }
+    }
+
     /// An [`Error::InvalidArgument`].
     pub fn invalid(message: impl Into<String>) -> Self {
         Error::InvalidArgument(message.into())

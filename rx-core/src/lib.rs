@@ -21,6 +21,7 @@ pub mod column_info;
 pub mod error;
 pub mod factor;
 pub mod formula;
+pub mod fs;
 pub mod options;
 pub mod pema;
 pub mod source;

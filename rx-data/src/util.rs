@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{
@@ -29,11 +29,9 @@ pub(crate) fn resolve_projection(
         Some(cols) => cols
             .iter()
             .map(|name| {
-                schema.index_of(name).map_err(|_| Error::UnknownColumn {
-                    name: name.clone(),
-                    source_name: source.to_string(),
-                    available: schema.fields().iter().map(|f| f.name().clone()).collect(),
-                })
+                schema
+                    .index_of(name)
+                    .map_err(|_| Error::unknown_column(name, source, schema))
             })
             .collect(),
     }
@@ -267,41 +265,7 @@ impl FactorRecoder {
     }
 }
 
-/// A temporary file in the directory of `path`, to be renamed over it when complete.
-pub(crate) fn temp_beside(path: &Path) -> Result<tempfile::NamedTempFile> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let stem = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    tempfile::Builder::new()
-        .prefix(&format!(".{stem}."))
-        .suffix(".tmp")
-        .tempfile_in(&dir)
-        .map_err(|e| Error::io(dir, e))
-}
-
-/// Renames a finished temporary file into place: without replacing an existing file when
-/// `overwrite` is false (then the result is [`Error::Exists`]).
-pub(crate) fn persist(tmp: tempfile::NamedTempFile, path: &Path, overwrite: bool) -> Result<()> {
-    let res = if overwrite {
-        tmp.persist(path).map(|_| ())
-    } else {
-        tmp.persist_noclobber(path).map(|_| ())
-    };
-    res.map_err(|e| {
-        if e.error.kind() == std::io::ErrorKind::AlreadyExists {
-            Error::Exists {
-                path: path.to_path_buf(),
-            }
-        } else {
-            Error::io(path, e.error)
-        }
-    })
-}
+pub(crate) use rx_core::fs::{persist, temp_beside};
 
 /// Runs `f`, turning a panic inside a library (on damaged input) into [`Error::Corrupt`].
 pub(crate) fn no_panic<T>(path: &Path, what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {

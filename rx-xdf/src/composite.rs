@@ -374,12 +374,9 @@ impl ChunkWriter for CompositeWriter {
         let text = serde_json::to_string_pretty(&meta)
             .map_err(|e| Error::external("writing composite metadata", e))?;
         let mp = self.work.join(format!("{}.xdfm", self.name));
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".xdfm.")
-            .tempfile_in(&self.work)
-            .map_err(|e| Error::io(&self.work, e))?;
+        let mut tmp = rx_core::fs::temp_beside(&mp)?;
         std::io::Write::write_all(&mut tmp, text.as_bytes()).map_err(|e| Error::io(&mp, e))?;
-        tmp.persist(&mp).map_err(|e| Error::io(&mp, e.error))?;
+        rx_core::fs::persist(tmp, &mp, true)?;
         if let Some(t) = self.temp.take() {
             let work = t.keep();
             if self.dir.exists() {

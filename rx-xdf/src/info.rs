@@ -128,11 +128,7 @@ pub fn rx_read_xdf(path: impl AsRef<Path>, columns: Option<&[String]>) -> Result
             for n in c {
                 fields.push(
                     s.field_with_name(n)
-                        .map_err(|_| Error::UnknownColumn {
-                            name: n.clone(),
-                            source_name: data.name(),
-                            available: s.fields().iter().map(|f| f.name().clone()).collect(),
-                        })?
+                        .map_err(|_| Error::unknown_column(n, &data.name(), &s))?
                         .clone(),
                 );
             }
@@ -183,11 +179,11 @@ pub fn rx_set_var_info(
     let schema = file.schema();
     for name in updates.keys() {
         if schema.field_with_name(name).is_err() {
-            return Err(Error::UnknownColumn {
-                name: name.clone(),
-                source_name: path.display().to_string(),
-                available: schema.fields().iter().map(|f| f.name().clone()).collect(),
-            });
+            return Err(Error::unknown_column(
+                name,
+                &path.display().to_string(),
+                schema,
+            ));
         }
     }
     let mut fields = Vec::with_capacity(schema.fields().len());
@@ -270,23 +266,14 @@ pub fn rx_set_var_info(
 
 /// Writes `path`'s first `keep` bytes followed by `tail` to a temporary file and renames it into place.
 fn replace_tail(path: &Path, keep: u64, tail: &[u8]) -> Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".rx-set-var-info.")
-        .suffix(".tmp")
-        .tempfile_in(&dir)
-        .map_err(|e| Error::io(&dir, e))?;
+    let mut tmp = rx_core::fs::temp_beside(path)?;
     let mut src = File::open(path).map_err(|e| Error::io(path, e))?.take(keep);
     std::io::copy(&mut src, tmp.as_file_mut()).map_err(|e| Error::io(path, e))?;
     tmp.as_file_mut()
         .write_all(tail)
         .map_err(|e| Error::io(path, e))?;
     tmp.as_file().sync_all().map_err(|e| Error::io(path, e))?;
-    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
-    Ok(())
+    rx_core::fs::persist(tmp, path, true)
 }
 
 impl fmt::Display for XdfInfo {

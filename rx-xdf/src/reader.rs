@@ -473,15 +473,8 @@ impl XdfFile {
             Some(names) => {
                 let mut idx = Vec::with_capacity(names.len());
                 for n in names {
-                    let i = self.schema.index_of(n).map_err(|_| Error::UnknownColumn {
-                        name: n.clone(),
-                        source_name: self.path.display().to_string(),
-                        available: self
-                            .schema
-                            .fields()
-                            .iter()
-                            .map(|f| f.name().clone())
-                            .collect(),
+                    let i = self.schema.index_of(n).map_err(|_| {
+                        Error::unknown_column(n, &self.path.display().to_string(), &self.schema)
                     })?;
                     if idx.contains(&i) {
                         return Err(Error::invalid(format!("column '{n}' is asked for twice")));
@@ -517,19 +510,9 @@ impl XdfFile {
             Some(names) => {
                 let mut fields = Vec::new();
                 for n in names {
-                    let f = self
-                        .schema
-                        .field_with_name(n)
-                        .map_err(|_| Error::UnknownColumn {
-                            name: n.clone(),
-                            source_name: self.path.display().to_string(),
-                            available: self
-                                .schema
-                                .fields()
-                                .iter()
-                                .map(|f| f.name().clone())
-                                .collect(),
-                        })?;
+                    let f = self.schema.field_with_name(n).map_err(|_| {
+                        Error::unknown_column(n, &self.path.display().to_string(), &self.schema)
+                    })?;
                     fields.push(f.clone());
                 }
                 Ok(Arc::new(Schema::new_with_metadata(

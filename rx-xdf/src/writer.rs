@@ -135,19 +135,7 @@ impl XdfWriter {
                 path: path.to_path_buf(),
             });
         }
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let file_name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let tmp = tempfile::Builder::new()
-            .prefix(&format!(".{file_name}."))
-            .suffix(".tmp")
-            .tempfile_in(&dir)
-            .map_err(io_err(&dir))?;
+        let tmp = rx_core::fs::temp_beside(path)?;
 
         if exists && options.mode == WriteMode::Append {
             let old = XdfFile::open(path)?;
@@ -702,20 +690,8 @@ impl ChunkWriter for XdfWriter {
         tmp.as_file()
             .sync_all()
             .map_err(|e| Error::io(&self.path, e))?;
-        let persisted = if self.mode == WriteMode::Create {
-            tmp.persist_noclobber(&self.path)
-        } else {
-            tmp.persist(&self.path)
-        };
-        persisted.map_err(|e| {
-            if e.error.kind() == std::io::ErrorKind::AlreadyExists {
-                Error::Exists {
-                    path: self.path.clone(),
-                }
-            } else {
-                Error::io(&self.path, e.error)
-            }
-        })?;
+        rx_core::fs::persist(tmp, &self.path, self.mode != WriteMode::Create)?;
+
         Ok(self.rows)
     }
 }

@@ -1,0 +1,48 @@
+//! Writing files so that nothing half-written is left looking valid: a temporary file beside the
+//! target, renamed into place only when complete.
+
+use std::path::{Path, PathBuf};
+
+use crate::{Error, Result};
+
+/// The directory `path` lives in (`.` for a bare file name).
+pub fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// A temporary file in the directory of `path` (named `.NAME.XXXX.tmp`), to be renamed over it
+/// with [`persist`] when complete; it is removed if dropped before that.
+pub fn temp_beside(path: &Path) -> Result<tempfile::NamedTempFile> {
+    let dir = parent_dir(path);
+    let stem = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    tempfile::Builder::new()
+        .prefix(&format!(".{stem}."))
+        .suffix(".tmp")
+        .tempfile_in(&dir)
+        .map_err(|e| Error::io(dir, e))
+}
+
+/// Renames a finished temporary file into place: without replacing an existing file when
+/// `overwrite` is false (then the result is [`Error::Exists`]).
+pub fn persist(tmp: tempfile::NamedTempFile, path: &Path, overwrite: bool) -> Result<()> {
+    let res = if overwrite {
+        tmp.persist(path).map(|_| ())
+    } else {
+        tmp.persist_noclobber(path).map(|_| ())
+    };
+    res.map_err(|e| {
+        if e.error.kind() == std::io::ErrorKind::AlreadyExists {
+            Error::Exists {
+                path: path.to_path_buf(),
+            }
+        } else {
+            Error::io(path, e.error)
+        }
+    })
+}
