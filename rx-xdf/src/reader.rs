@@ -350,6 +350,13 @@ impl XdfFile {
     }
 
     /// Reads record block `index` with the decoder's projection `columns` (sorted, schema indexes).
+    ///
+    /// A whole block is read with one read. A projection reads the block's header, then only the
+    /// buffers of the projected columns, into a compact body: the header is rebuilt with the same
+    /// field nodes and buffer list, the projected buffers at their new offsets and the others
+    /// empty (the decoder skips unprojected columns without touching their buffers). So memory and
+    /// I/O are proportional to the columns asked for. Every column is checked against its CRC
+    /// before it is decoded.
     fn read_block(
         &self,
         decoder: &FileDecoder,
@@ -364,15 +371,17 @@ impl XdfFile {
         let meta_len = b.metaDataLength() as usize;
         let body_len = b.bodyLength() as usize;
         let offset = b.offset() as u64;
-        let mut buf = MutableBuffer::from_len_zeroed(meta_len + body_len);
         let whole = columns.len() == self.schema.fields().len();
-        if whole {
+        let mut buf = if whole {
+            let mut buf = MutableBuffer::from_len_zeroed(meta_len + body_len);
             self.read_exact(buf.as_slice_mut(), offset)?;
+            buf
         } else {
-            self.read_exact(&mut buf.as_slice_mut()[..meta_len], offset)?;
-        }
-        let bytes = buf.as_slice_mut();
-        if crc32fast::hash(&bytes[..meta_len]) != sums.h {
+            let mut buf = MutableBuffer::from_len_zeroed(meta_len);
+            self.read_exact(buf.as_slice_mut(), offset)?;
+            buf
+        };
+        if crc32fast::hash(&buf.as_slice()[..meta_len]) != sums.h {
             return Err(corrupt(
                 &self.path,
                 format!(
@@ -382,17 +391,17 @@ impl XdfFile {
             ));
         }
         let bad = |what: &str| corrupt(&self.path, format!("block {index}: {what}"));
-        let fb =
-            message_flatbuffer(&bytes[..meta_len]).ok_or_else(|| bad("damaged message header"))?;
+        let header = buf.as_slice()[..meta_len].to_vec();
+        let fb = message_flatbuffer(&header).ok_or_else(|| bad("damaged message header"))?;
         let msg = arrow_ipc::root_as_message(fb)
             .map_err(|e| bad(&format!("damaged message header: {e}")))?;
         let rb = msg
             .header_as_record_batch()
             .ok_or_else(|| bad("not a record batch"))?;
         let buffers = rb.buffers().ok_or_else(|| bad("no buffer list"))?;
-        let mut ranges: Vec<(usize, usize)> = Vec::new();
+        // The byte range of every buffer of every projected column, in column order.
+        let mut ranges: Vec<(usize, usize, usize)> = Vec::new();
         for &c in columns {
-            let mut cols = Vec::new();
             for bi in self.buffer_ranges[c].clone() {
                 if bi >= buffers.len() {
                     return Err(bad("buffer list shorter than the schema"));
@@ -404,40 +413,55 @@ impl XdfFile {
                     .checked_add(len)
                     .filter(|&e| e <= body_len)
                     .ok_or_else(|| bad("buffer outside the block"))?;
-                cols.push((start, end));
+                ranges.push((bi, start, end));
             }
-            ranges.extend_from_slice(&cols);
-            let _ = cols;
         }
-        if !whole {
-            // Read only the projected columns' buffers, merging neighbours.
-            let mut sorted = ranges.clone();
-            sorted.sort_unstable();
-            let mut merged: Vec<(usize, usize)> = Vec::new();
-            for (s, e) in sorted {
-                match merged.last_mut() {
-                    Some(last) if s <= last.1 + 64 => last.1 = last.1.max(e),
-                    _ => merged.push((s, e)),
-                }
+        let (block, body_start) = if whole {
+            (*b, meta_len)
+        } else {
+            // Compact body: the projected buffers, each at an 8-byte aligned offset.
+            let mut new_buffers = vec![arrow_ipc::Buffer::new(0, 0); buffers.len()];
+            let mut placed = Vec::with_capacity(ranges.len());
+            let mut body_size = 0usize;
+            for &(bi, s, e) in &ranges {
+                new_buffers[bi] = arrow_ipc::Buffer::new(body_size as i64, (e - s) as i64);
+                placed.push((body_size, s, e));
+                body_size += (e - s).div_ceil(8) * 8;
             }
-            for (s, e) in merged {
+            let fb_new = compact_header(&msg, &rb, &new_buffers, body_size);
+            let padded = fb_new.len().div_ceil(8) * 8;
+            let new_meta = 8 + padded;
+            let mut out = MutableBuffer::from_len_zeroed(new_meta + body_size);
+            let slice = out.as_slice_mut();
+            slice[..4].copy_from_slice(&[0xff; 4]);
+            slice[4..8].copy_from_slice(&(padded as i32).to_le_bytes());
+            slice[8..8 + fb_new.len()].copy_from_slice(&fb_new);
+            for &(at, s, e) in &placed {
                 if e > s {
+                    let dst = new_meta + at;
                     read_at(
                         &self.file,
                         &self.path,
-                        &mut bytes[meta_len + s..meta_len + e],
+                        &mut slice[dst..dst + (e - s)],
                         offset + (meta_len + s) as u64,
                     )?;
                 }
             }
-        }
+            // Present the compact ranges to the checksum loop below.
+            for (r, &(at, s, e)) in ranges.iter_mut().zip(&placed) {
+                *r = (r.0, at, at + (e - s));
+            }
+            buf = out;
+            (Block::new(0, new_meta as i32, body_size as i64), new_meta)
+        };
+        let bytes = buf.as_slice();
         // Check each projected column before decoding it.
         let mut k = 0;
         for &c in columns {
             let mut h = crc32fast::Hasher::new();
             for _ in self.buffer_ranges[c].clone() {
-                let (s, e) = ranges[k];
-                h.update(&bytes[meta_len + s..meta_len + e]);
+                let (_, s, e) = ranges[k];
+                h.update(&bytes[body_start + s..body_start + e]);
                 k += 1;
             }
             if h.finalize() != sums.c[c] {
@@ -452,7 +476,7 @@ impl XdfFile {
         }
         let buffer = Buffer::from(buf);
         let batch = decoder
-            .read_record_batch(b, &buffer)
+            .read_record_batch(&block, &buffer)
             .map_err(|e| bad(&e.to_string()))?
             .ok_or_else(|| bad("empty message"))?;
         if batch.num_rows() as u64 != sums.rows {
@@ -615,4 +639,43 @@ fn read_at(file: &File, path: &Path, buf: &mut [u8], offset: u64) -> Result<()> 
             Error::io(path, e)
         }
     })
+}
+
+/// A record-batch message like `msg`/`rb` (same length, field nodes and compression) with the
+/// buffer list `buffers` and body length `body_len`.
+fn compact_header(
+    msg: &arrow_ipc::Message<'_>,
+    rb: &arrow_ipc::RecordBatch<'_>,
+    buffers: &[arrow_ipc::Buffer],
+    body_len: usize,
+) -> Vec<u8> {
+    let mut fbb = flatbuffers::FlatBufferBuilder::new();
+    let nodes: Vec<arrow_ipc::FieldNode> = rb
+        .nodes()
+        .map(|n| n.iter().copied().collect())
+        .unwrap_or_default();
+    let nodes = fbb.create_vector(&nodes);
+    let bufs = fbb.create_vector(buffers);
+    let compression = rb.compression().map(|c| {
+        let mut cb = arrow_ipc::BodyCompressionBuilder::new(&mut fbb);
+        cb.add_codec(c.codec());
+        cb.add_method(c.method());
+        cb.finish()
+    });
+    let mut rbb = arrow_ipc::RecordBatchBuilder::new(&mut fbb);
+    rbb.add_length(rb.length());
+    rbb.add_nodes(nodes);
+    rbb.add_buffers(bufs);
+    if let Some(c) = compression {
+        rbb.add_compression(c);
+    }
+    let header = rbb.finish();
+    let mut mb = arrow_ipc::MessageBuilder::new(&mut fbb);
+    mb.add_version(msg.version());
+    mb.add_header_type(arrow_ipc::MessageHeader::RecordBatch);
+    mb.add_header(header.as_union_value());
+    mb.add_bodyLength(body_len as i64);
+    let root = mb.finish();
+    fbb.finish(root, None);
+    fbb.finished_data().to_vec()
 }
