@@ -96,21 +96,27 @@ fn fuzz(seconds: u64) -> Result<(), String> {
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let mut rounds = 0;
     while Instant::now() < deadline || rounds == 0 {
-        for (krate, test, filter) in [
-            ("rx-xdf", "rx_xdf", "random_damage"),
-            ("revoscale", "revoscale", "fuzz_"),
-        ] {
-            let status = Command::new(env!("CARGO"))
-                .args(["test", "-p", krate, "--test", test, "--", filter])
-                .env("PROPTEST_CASES", "1000")
-                .env("PROPTEST_RNG_SEED", format!("{}", rounds * 7919 + 17))
-                .status()
-                .map_err(|e| format!("could not run cargo: {e}"))?;
-            if !status.success() {
-                return Err(
-                    "a fuzz property failed (proptest printed the minimal failing input)".into(),
-                );
-            }
+        // `--workspace` keeps the feature set of `cargo test --workspace`, so nothing is rebuilt.
+        let status = Command::new(env!("CARGO"))
+            .args([
+                "test",
+                "--workspace",
+                "--test",
+                "rx_xdf",
+                "--test",
+                "revoscale",
+                "--",
+                "random_damage",
+                "fuzz_",
+            ])
+            .env("PROPTEST_CASES", "1000")
+            .env("PROPTEST_RNG_SEED", format!("{}", rounds * 7919 + 17))
+            .status()
+            .map_err(|e| format!("could not run cargo: {e}"))?;
+        if !status.success() {
+            return Err(
+                "a fuzz property failed (proptest printed the minimal failing input)".into(),
+            );
         }
         rounds += 1;
     }
