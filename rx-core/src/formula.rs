@@ -1544,37 +1544,39 @@ impl<'a> Parser<'a> {
 
     /// `+` and `-`. Returns the expression and the depth of its tree.
     fn expr(&mut self) -> Result<(Expr, usize)> {
-        let (mut lhs, mut depth) = self.mul_expr()?;
-        loop {
-            let op = match self.peek().tok {
-                Tok::Plus => BinOp::Add,
-                Tok::Minus => BinOp::Sub,
-                _ => break,
-            };
-            let t = self.next();
-            let (rhs, d) = self.mul_expr()?;
-            depth = depth.max(d) + 1;
-            self.check_depth(depth, t.start)?;
-            lhs = Expr::Binary {
-                op,
-                lhs: Box::new(lhs),
-                rhs: Box::new(rhs),
-            };
-        }
-        Ok((lhs, depth))
+        self.binary_level(
+            |t| match t {
+                Tok::Plus => Some(BinOp::Add),
+                Tok::Minus => Some(BinOp::Sub),
+                _ => None,
+            },
+            Self::mul_expr,
+        )
     }
 
     /// `*` and `/`.
     fn mul_expr(&mut self) -> Result<(Expr, usize)> {
-        let (mut lhs, mut depth) = self.unary_expr()?;
-        loop {
-            let op = match self.peek().tok {
-                Tok::Star => BinOp::Mul,
-                Tok::Slash => BinOp::Div,
-                _ => break,
-            };
+        self.binary_level(
+            |t| match t {
+                Tok::Star => Some(BinOp::Mul),
+                Tok::Slash => Some(BinOp::Div),
+                _ => None,
+            },
+            Self::unary_expr,
+        )
+    }
+
+    /// A left-associative level of binary operators: operands parsed by `operand`, joined by
+    /// the operators `op_of` recognises.
+    fn binary_level(
+        &mut self,
+        op_of: fn(&Tok) -> Option<BinOp>,
+        operand: fn(&mut Self) -> Result<(Expr, usize)>,
+    ) -> Result<(Expr, usize)> {
+        let (mut lhs, mut depth) = operand(self)?;
+        while let Some(op) = op_of(&self.peek().tok) {
             let t = self.next();
-            let (rhs, d) = self.unary_expr()?;
+            let (rhs, d) = operand(self)?;
             depth = depth.max(d) + 1;
             self.check_depth(depth, t.start)?;
             lhs = Expr::Binary {

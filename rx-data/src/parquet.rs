@@ -301,17 +301,8 @@ impl Iterator for ParquetChunks {
         if self.done {
             return None;
         }
-        match self.next_chunk() {
-            Ok(Some(b)) => Some(Ok(b)),
-            Ok(None) => {
-                self.done = true;
-                None
-            }
-            Err(e) => {
-                self.done = true;
-                Some(Err(e))
-            }
-        }
+        let next = self.next_chunk();
+        crate::util::fuse(&mut self.done, next)
     }
 }
 
@@ -411,14 +402,7 @@ impl ParquetWriter {
 impl ChunkWriter for ParquetWriter {
     fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         let fields = self.schema.fields();
-        if batch.num_columns() != fields.len() {
-            return Err(Error::Schema(format!(
-                "{}: a chunk has {} columns but the output has {}",
-                self.path.display(),
-                batch.num_columns(),
-                fields.len()
-            )));
-        }
+        crate::util::check_column_count(&self.path, batch, fields.len())?;
         let name = self.path.display().to_string();
         let mut cols = Vec::with_capacity(fields.len());
         for ((f, col), recoder) in fields

@@ -300,6 +300,37 @@ pub(crate) fn contiguous_parts(n_items: usize, parts: usize) -> Vec<std::ops::Ra
     out
 }
 
+/// Ends a chunk stream at its end or at its first error: `done` is set, and later calls return
+/// `None` (callers check `done` first).
+pub(crate) fn fuse(
+    done: &mut bool,
+    next: Result<Option<RecordBatch>>,
+) -> Option<Result<RecordBatch>> {
+    match next {
+        Ok(Some(b)) => Some(Ok(b)),
+        Ok(None) => {
+            *done = true;
+            None
+        }
+        Err(e) => {
+            *done = true;
+            Some(Err(e))
+        }
+    }
+}
+
+/// A chunk written to `path` must have the output's `expected` number of columns.
+pub(crate) fn check_column_count(path: &Path, batch: &RecordBatch, expected: usize) -> Result<()> {
+    if batch.num_columns() != expected {
+        return Err(Error::Schema(format!(
+            "{}: a chunk has {} columns but the output has {expected}",
+            path.display(),
+            batch.num_columns()
+        )));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

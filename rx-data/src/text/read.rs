@@ -1040,17 +1040,8 @@ impl Iterator for TextReader {
         if self.done {
             return None;
         }
-        match self.next_chunk() {
-            Ok(Some(b)) => Some(Ok(b)),
-            Ok(None) => {
-                self.done = true;
-                None
-            }
-            Err(e) => {
-                self.done = true;
-                Some(Err(e))
-            }
-        }
+        let next = self.next_chunk();
+        crate::util::fuse(&mut self.done, next)
     }
 }
 

@@ -230,14 +230,7 @@ fn push_sig(line: &mut String, v: f64, p: usize) {
 impl ChunkWriter for TextWriter {
     fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         let fields = self.schema.fields();
-        if batch.num_columns() != fields.len() {
-            return Err(Error::Schema(format!(
-                "{}: a chunk has {} columns but the output has {}",
-                self.path.display(),
-                batch.num_columns(),
-                fields.len()
-            )));
-        }
+        crate::util::check_column_count(&self.path, batch, fields.len())?;
         // Text forms of factors and other string types, kept alive while formatting.
         let mut owned: Vec<Option<ArrayRef>> = Vec::with_capacity(fields.len());
         for (f, a) in fields.iter().zip(batch.columns()) {
