@@ -1,10 +1,15 @@
 //! # rx-models
 //!
 //! The analyses of revoscale, each a PEMA ([`rx_core::Pema`]) run by a compute context: the model
-//! matrix, `rx_summary`, `rx_cube`, `rx_crosstabs`, `rx_lin_mod`, `rx_logit`, `rx_glm`, and the tree
-//! models `rx_dtree`, `rx_dforest`, `rx_btrees`. Linear algebra is done with faer.
+//! matrix, `rx_summary`, `rx_cube`, `rx_crosstabs`, `rx_lin_mod`, `rx_logit`, `rx_glm`, and (with
+//! the trees issue) `rx_dtree`, `rx_dforest`, `rx_btrees`. Linear algebra is done with faer.
 //!
-//! This crate is filled by the regression and tree issues; today it only fixes its place in the
-//! workspace.
+//! - [`dd`]: double-double arithmetic for sums and residuals that must not lose digits.
+//! - [`dist`]: the distributions behind p values and intervals (normal, t, F, chi-square, gamma).
+
+pub mod dd;
+pub mod dist;
 
 pub use rx_core;
+/// Re-exported so that users get the faer version the models were built with.
+pub use faer;

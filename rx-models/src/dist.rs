@@ -1,0 +1,1 @@
+//! Distribution functions for p values and intervals.
