@@ -8,7 +8,10 @@
 //! - [`dist`]: the distributions behind p values and intervals (normal, t, F, chi-square, gamma).
 
 pub mod dd;
+pub mod design;
 pub mod dist;
+pub mod ls;
+pub mod tsqr;
 
 pub use rx_core;
 /// Re-exported so that users get the faer version the models were built with.
