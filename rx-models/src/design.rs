@@ -9,8 +9,9 @@
 //! Coding, as R and revoscalepy do it:
 //! - a numeric term is its column (or the product of its numeric variables, `x:z`);
 //! - a factor is coded by treatment contrasts when the term without it is also in the model (the
-//!   intercept counts as the empty term), and by one indicator per level otherwise (`y ~ F - 1`,
-//!   `y ~ x:F`). The reference level is the **last** one by default, as revoscalepy's
+//!   empty term always counts), and by one indicator per level otherwise (`y ~ x:F`); without an
+//!   intercept the first factor of the first term that has one is coded by indicators
+//!   (`y ~ F - 1`). This is R's rule (`model.c`). The reference level is the **last** one by default, as revoscalepy's
 //!   `drop_first = False`; `drop_first = true` makes it the first, as R's `lm`. The reference
 //!   level stays in the coefficient list as a *dropped* coefficient (revoscalepy prints
 //!   `Dropped`), so every level combination of a term has a row;
@@ -566,6 +567,9 @@ impl Design {
                 (n, f)
             })
             .collect();
+        // R's rule (model.c): a factor is coded by contrasts when the term without it is in the
+        // model (the empty term always counts), by indicators otherwise; without an intercept the
+        // first factor of the first term that has one is coded by indicators.
         for (ti, idx) in plan_terms.iter().enumerate() {
             let (nums, facs) = split(idx);
             let full = facs
@@ -574,12 +578,7 @@ impl Design {
                     let mut margin_f: Vec<usize> = facs.iter().copied().filter(|&g| g != f).collect();
                     margin_f.sort_unstable();
                     let margin = (sets[ti].0.clone(), margin_f);
-                    let present = if margin.0.is_empty() && margin.1.is_empty() {
-                        formula.intercept
-                    } else {
-                        sets.iter().any(|s| *s == margin)
-                    };
-                    !present
+                    !(margin.0.is_empty() && margin.1.is_empty()) && !sets[..ti].iter().any(|s| *s == margin)
                 })
                 .collect();
             terms.push(TermSpec {
@@ -588,6 +587,11 @@ impl Design {
                 factors: facs,
                 full,
             });
+        }
+        if !formula.intercept
+            && let Some(flag) = terms.iter_mut().flat_map(|t| t.full.iter_mut()).find(|f| !**f)
+        {
+            *flag = true;
         }
         let mut design = Design {
             formula: formula.text.clone(),

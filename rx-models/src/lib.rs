@@ -7,9 +7,11 @@
 //! - [`dd`]: double-double arithmetic for sums and residuals that must not lose digits.
 //! - [`dist`]: the distributions behind p values and intervals (normal, t, F, chi-square, gamma).
 
+pub mod cube_fit;
 pub mod dd;
 pub mod design;
 pub mod dist;
+pub mod linmod;
 pub mod ls;
 pub mod tsqr;
 

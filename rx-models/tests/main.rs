@@ -1,1 +1,4 @@
 //! Integration tests of rx-models (one test binary).
+mod linmod_nist;
+mod golden;
+mod linmod_golden;
