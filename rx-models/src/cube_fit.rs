@@ -420,6 +420,7 @@ impl CubePema {
                 cov_unscaled: Vec::new(),
                 dispersion: sigma2,
                 df_residual,
+                link: crate::family::Link::Identity,
                 cube: Some(CubeCells {
                     cell_columns: self.cell_columns.clone(),
                     z_columns: self.z_columns.clone(),

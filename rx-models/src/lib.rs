@@ -11,6 +11,7 @@ pub mod cube_fit;
 pub mod dd;
 pub mod design;
 pub mod dist;
+pub mod family;
 pub mod linmod;
 pub mod ls;
 pub mod tsqr;

@@ -180,6 +180,9 @@ pub struct LinearPredictor {
     pub dispersion: f64,
     /// Residual degrees of freedom (for t quantiles).
     pub df_residual: f64,
+    /// The link from the linear predictor to the response's mean (identity for linear models).
+    #[serde(default)]
+    pub link: crate::family::Link,
     /// For a cube model: the per-cell statistics that stand in for `cov_unscaled`.
     #[serde(default)]
     pub cube: Option<crate::cube_fit::CubeCells>,
@@ -605,6 +608,7 @@ impl LinModPema {
                 cov_unscaled,
                 dispersion: sigma2,
                 df_residual,
+                link: crate::family::Link::Identity,
                 cube: None,
             },
         }
