@@ -14,8 +14,10 @@ pub mod dist;
 pub mod family;
 pub mod linmod;
 pub mod ls;
+pub mod summary;
 pub mod tsqr;
 
 pub use rx_core;
+pub use summary::{RxSummary, SummaryOptions, SummaryPema, rx_summary};
 /// Re-exported so that users get the faer version the models were built with.
 pub use faer;

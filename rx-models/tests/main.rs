@@ -2,3 +2,4 @@
 mod linmod_nist;
 mod golden;
 mod linmod_golden;
+mod summary;
