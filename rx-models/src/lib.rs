@@ -7,6 +7,7 @@
 //! - [`dd`]: double-double arithmetic for sums and residuals that must not lose digits.
 //! - [`dist`]: the distributions behind p values and intervals (normal, t, F, chi-square, gamma).
 
+pub mod cube;
 pub mod cube_fit;
 pub mod dd;
 pub mod design;
@@ -18,6 +19,7 @@ pub mod summary;
 pub mod tsqr;
 
 pub use rx_core;
+pub use cube::{RxCrossTabs, RxCube, rx_crosstabs, rx_cube};
 pub use summary::{RxSummary, SummaryOptions, SummaryPema, rx_summary};
 /// Re-exported so that users get the faer version the models were built with.
 pub use faer;

@@ -3,3 +3,4 @@ mod linmod_nist;
 mod golden;
 mod linmod_golden;
 mod summary;
+mod cube;
