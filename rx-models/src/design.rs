@@ -24,7 +24,8 @@
 use std::collections::HashMap;
 
 use arrow::array::{Array, AsArray, DictionaryArray};
-use arrow::datatypes::{DataType, Int32Type, Schema};
+use arrow::buffer::{BooleanBuffer, ScalarBuffer};
+use arrow::datatypes::{DataType, Float64Type, Int32Type, Schema};
 use arrow::record_batch::RecordBatch;
 use faer::MatMut;
 use rx_core::formula::{Expr, Formula, Var};
@@ -164,6 +165,26 @@ pub struct Design {
     pub ncols: usize,
     /// The coding options.
     pub options: DesignOptions,
+    /// Where each level combination goes (derived from `coefs`, computed on first use).
+    #[serde(skip)]
+    layout: LayoutCache,
+}
+
+/// A lazily computed [`Layout`]; equal to any other (it is derived data).
+#[derive(Debug, Clone, Default)]
+struct LayoutCache(std::sync::OnceLock<Layout>);
+
+impl PartialEq for LayoutCache {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl std::ops::Deref for LayoutCache {
+    type Target = std::sync::OnceLock<Layout>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -603,6 +624,7 @@ impl Design {
             coefs: Vec::new(),
             ncols: 0,
             options,
+            layout: LayoutCache::default(),
         };
         design.expand_coefs();
         Ok(design)
@@ -723,17 +745,17 @@ impl Design {
     /// response make the row missing (fitting); without it the response is read if present.
     pub fn frame(&self, batch: &RecordBatch, weights: &[&str], need_response: bool) -> Result<Frame> {
         let n = batch.num_rows();
-        let mut valid = vec![true; n];
+        let mut valid: Option<BooleanBuffer> = None;
         let mut nums = Vec::with_capacity(self.numerics.len());
         for v in &self.numerics {
             let (vals, ok) = numeric_values(&v.source, batch)?;
-            and_mask(&mut valid, &ok);
+            and_mask(&mut valid, ok);
             nums.push(vals);
         }
         let mut codes = Vec::with_capacity(self.factors.len());
         for f in &self.factors {
             let (c, ok) = factor_codes(f, batch, "")?;
-            and_mask(&mut valid, &ok);
+            and_mask(&mut valid, ok);
             codes.push(c);
         }
         let mut response = None;
@@ -748,25 +770,28 @@ impl Design {
                 }
             };
             if need_response {
-                and_mask(&mut valid, &ok);
+                and_mask(&mut valid, ok.clone());
             }
             response = Some((vals, ok));
         }
         let mut wts = Vec::with_capacity(weights.len());
         for w in weights {
             let (vals, ok) = numeric_values(&NumSource::Column((*w).to_string()), batch)?;
-            and_mask(&mut valid, &ok);
-            for (i, (&v, &k)) in vals.iter().zip(&ok).enumerate() {
-                if k && v < 0.0 {
+            for (i, &v) in vals.iter().enumerate() {
+                if v < 0.0 && ok.as_ref().is_none_or(|m| m.value(i)) {
                     return Err(Error::BadValue {
                         location: format!("row {} of the chunk, column '{w}'", i + 1),
                         message: format!("weight {v} is negative; weights must be zero or positive"),
                     });
                 }
             }
+            and_mask(&mut valid, ok);
             wts.push(vals);
         }
-        let rows: Vec<u32> = (0..n as u32).filter(|&i| valid[i as usize]).collect();
+        let rows: Vec<u32> = match &valid {
+            None => (0..n as u32).collect(),
+            Some(m) => m.set_indices().map(|i| i as u32).collect(),
+        };
         Ok(Frame {
             nrows: n,
             rows,
@@ -781,28 +806,85 @@ impl Design {
     /// (columns `0..ncols`).
     pub fn fill(&self, frame: &Frame, start: usize, mut out: MatMut<'_, f64>) {
         let rows = &frame.rows[start..start + out.nrows()];
-        for c in &self.coefs {
-            let Some(col) = c.column else { continue };
-            let mut dst = out.as_mut().col_mut(col);
-            let Some(ti) = c.term else {
-                dst.fill(1.0);
-                continue;
-            };
-            let t = &self.terms[ti];
-            for (k, &r) in rows.iter().enumerate() {
-                let r = r as usize;
+        let layout = self.layout();
+        if let Some(col) = layout.intercept {
+            out.as_mut().col_mut(col).fill(1.0);
+        }
+        for (t, tl) in self.terms.iter().zip(&layout.terms) {
+            // The product of the term's numeric variables, per row.
+            let value = |r: usize| -> f64 {
                 let mut v = 1.0;
                 for &ni in &t.numerics {
                     v *= frame.nums[ni][r];
                 }
-                for (&fi, &l) in t.factors.iter().zip(&c.levels) {
-                    if frame.codes[fi][r] as usize != l {
-                        v = 0.0;
+                v
+            };
+            if t.factors.is_empty() {
+                if let Some(col) = tl.columns.first().copied().flatten() {
+                    let mut dst = out.as_mut().col_mut(col);
+                    if let [ni] = t.numerics[..] {
+                        let src = &frame.nums[ni];
+                        for (k, &r) in rows.iter().enumerate() {
+                            dst[k] = src[r as usize];
+                        }
+                    } else {
+                        for (k, &r) in rows.iter().enumerate() {
+                            dst[k] = value(r as usize);
+                        }
                     }
                 }
-                dst[k] = v;
+                continue;
+            }
+            for col in tl.columns.iter().flatten() {
+                out.as_mut().col_mut(*col).fill(0.0);
+            }
+            for (k, &r) in rows.iter().enumerate() {
+                let r = r as usize;
+                let mut combo = 0;
+                let mut stride = 1;
+                for (&fi, &size) in t.factors.iter().zip(&tl.sizes) {
+                    combo += frame.codes[fi][r] as usize * stride;
+                    stride *= size;
+                }
+                if let Some(col) = tl.columns[combo] {
+                    out[(k, col)] = value(r);
+                }
             }
         }
+    }
+
+    /// Per term, the model-matrix column of each level combination (computed once).
+    fn layout(&self) -> &Layout {
+        self.layout.get_or_init(|| {
+            let mut terms: Vec<TermLayout> = self
+                .terms
+                .iter()
+                .map(|t| {
+                    let sizes: Vec<usize> = t.factors.iter().map(|&f| self.factors[f].levels.len()).collect();
+                    TermLayout {
+                        columns: vec![None; sizes.iter().product::<usize>().max(1)],
+                        sizes,
+                    }
+                })
+                .collect();
+            let mut intercept = None;
+            for c in &self.coefs {
+                match c.term {
+                    None => intercept = c.column,
+                    Some(ti) => {
+                        let tl = &mut terms[ti];
+                        let mut combo = 0;
+                        let mut stride = 1;
+                        for (&l, &size) in c.levels.iter().zip(&tl.sizes) {
+                            combo += l * stride;
+                            stride *= size;
+                        }
+                        tl.columns[combo] = c.column;
+                    }
+                }
+            }
+            Layout { intercept, terms }
+        })
     }
 
     /// The response values of `frame.rows[start..start + len]`.
@@ -814,6 +896,21 @@ impl Design {
     }
 }
 
+/// Where each level combination of each term goes in the model matrix.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Layout {
+    intercept: Option<usize>,
+    terms: Vec<TermLayout>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+struct TermLayout {
+    /// Levels per factor of the term.
+    sizes: Vec<usize>,
+    /// Per level combination (first factor fastest): its column, `None` when dropped.
+    columns: Vec<Option<usize>>,
+}
+
 fn num_source_columns(s: &NumSource) -> Vec<String> {
     match s {
         NumSource::Column(c) | NumSource::Codes { column: c, .. } => vec![c.clone()],
@@ -821,9 +918,12 @@ fn num_source_columns(s: &NumSource) -> Vec<String> {
     }
 }
 
-fn and_mask(valid: &mut [bool], ok: &[bool]) {
-    for (v, &o) in valid.iter_mut().zip(ok) {
-        *v &= o;
+fn and_mask(valid: &mut Option<BooleanBuffer>, ok: Option<BooleanBuffer>) {
+    if let Some(ok) = ok {
+        *valid = Some(match valid.take() {
+            Some(v) => &v & &ok,
+            None => ok,
+        });
     }
 }
 
@@ -836,13 +936,13 @@ pub struct Frame {
     /// The rows with every variable (and weight) present, in order.
     pub rows: Vec<u32>,
     /// Per numeric variable, its values (anything where missing).
-    pub nums: Vec<Vec<f64>>,
+    pub nums: Vec<ScalarBuffer<f64>>,
     /// Per factor, its level index per row (`u32::MAX` where missing).
     pub codes: Vec<Vec<u32>>,
-    /// The response values and presence, when read.
-    pub response: Option<(Vec<f64>, Vec<bool>)>,
+    /// The response values and where they are present (`None`: everywhere), when read.
+    pub response: Option<(ScalarBuffer<f64>, Option<BooleanBuffer>)>,
     /// Per weight column, its values.
-    pub weights: Vec<Vec<f64>>,
+    pub weights: Vec<ScalarBuffer<f64>>,
 }
 
 impl Frame {
@@ -850,18 +950,33 @@ impl Frame {
     pub fn n_missing(&self) -> usize {
         self.nrows - self.rows.len()
     }
+
+    /// Whether row `r` of the chunk has a response value.
+    pub fn has_response(&self, r: usize) -> bool {
+        match &self.response {
+            None => false,
+            Some((_, None)) => true,
+            Some((_, Some(m))) => m.value(r),
+        }
+    }
 }
 
-fn numeric_values(source: &NumSource, batch: &RecordBatch) -> Result<(Vec<f64>, Vec<bool>)> {
-    match source {
-        NumSource::Column(c) => {
-            let a = Expr::Column(c.clone()).evaluate(batch)?;
-            Ok(split_nulls(&a))
-        }
-        NumSource::Computed(e) => {
-            let a = e.evaluate(batch)?;
-            Ok(split_nulls(&a))
-        }
+/// Values and presence (`None`: all present) of a numeric variable. NaN and infinite values are
+/// missing, as R's model functions treat them.
+fn numeric_values(source: &NumSource, batch: &RecordBatch) -> Result<(ScalarBuffer<f64>, Option<BooleanBuffer>)> {
+    let a = match source {
+        NumSource::Column(c) => match batch.column_by_name(c) {
+            Some(col) if *col.data_type() == DataType::Float64 => {
+                let a = col.as_primitive::<Float64Type>();
+                if a.values().iter().all(|v| v.is_finite()) {
+                    // The column as it is: no copy.
+                    return Ok((a.values().clone(), a.nulls().map(|n| n.inner().clone())));
+                }
+                Expr::Column(c.clone()).evaluate(batch)?
+            }
+            _ => Expr::Column(c.clone()).evaluate(batch)?,
+        },
+        NumSource::Computed(e) => e.evaluate(batch)?,
         NumSource::Codes { column, levels } => {
             let f = FactorVar {
                 name: format!("N({column})"),
@@ -869,18 +984,10 @@ fn numeric_values(source: &NumSource, batch: &RecordBatch) -> Result<(Vec<f64>, 
                 levels: levels.clone(),
             };
             let (codes, ok) = factor_codes(&f, batch, "")?;
-            Ok((codes.iter().map(|&c| c as f64 + 1.0).collect(), ok))
+            return Ok((codes.iter().map(|&c| c as f64 + 1.0).collect(), ok));
         }
-    }
-}
-
-fn split_nulls(a: &arrow::array::Float64Array) -> (Vec<f64>, Vec<bool>) {
-    let vals = a.values().to_vec();
-    let ok = match a.nulls() {
-        Some(n) => n.iter().collect(),
-        None => vec![true; a.len()],
     };
-    (vals, ok)
+    Ok((a.values().clone(), a.nulls().map(|n| n.inner().clone())))
 }
 
 fn unseen_level(f: &FactorVar, level: &str, what: &str) -> Error {
@@ -893,7 +1000,7 @@ fn unseen_level(f: &FactorVar, level: &str, what: &str) -> Error {
     ))
 }
 
-fn factor_codes(f: &FactorVar, batch: &RecordBatch, what: &str) -> Result<(Vec<u32>, Vec<bool>)> {
+fn factor_codes(f: &FactorVar, batch: &RecordBatch, what: &str) -> Result<(Vec<u32>, Option<BooleanBuffer>)> {
     let column = f.column();
     let schema = batch.schema();
     let Some((idx, _)) = schema.column_with_name(column) else {
@@ -971,6 +1078,7 @@ fn factor_codes(f: &FactorVar, batch: &RecordBatch, what: &str) -> Result<(Vec<u
             )));
         }
     }
+    let ok = if ok.iter().all(|&b| b) { None } else { Some(BooleanBuffer::from(ok)) };
     Ok((codes, ok))
 }
 
