@@ -2,20 +2,34 @@
 //! same directory that is renamed into place when complete, so a writer that dies never leaves a
 //! file that reads as valid but wrong, and an append leaves the old file valid until the new one,
 //! footer included, is in place.
+//!
+//! Record blocks and dictionary deltas are encoded here rather than by arrow-ipc's
+//! `IpcDataGenerator`, in the same Arrow IPC layout (metadata V5, 8-byte alignment, per-buffer
+//! `BodyCompression` with LZ4 frames or Zstandard, a buffer stored raw with length `-1` when
+//! compressing does not make it smaller). Doing it here lets a block skip two copies: uncompressed
+//! buffers go from the columns to the file, and compressed ones from the columns into scratch
+//! buffers that are kept from block to block. Columns are compressed (and checksummed) in
+//! parallel: the writing thread works through them and idle threads of the rayon pool join in,
+//! so a writer that runs alongside a busy pool (an import decoding the next chunk) never waits
+//! for the pool.
+//!
+//! Durability: the file is synced (`fsync`) before it is renamed into place, as always. To keep
+//! that final sync short, a helper thread asks the kernel to write out the blocks already written
+//! (`fdatasync`) while the next ones are produced; any error it meets is reported by `finish`.
 
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, mpsc};
 
-use arrow::array::{
-    Array, ArrayRef, AsArray, DictionaryArray, Int32Array, RecordBatch, StringArray,
-};
+use arrow::array::{Array, ArrayData, ArrayRef, AsArray, Int32Array, RecordBatch, StringArray};
+use arrow::buffer::Buffer;
 use arrow::datatypes::{DataType, Field, Int32Type, Schema, SchemaRef};
 use arrow_ipc::writer::{
-    DictionaryHandling, DictionaryTracker, EncodedData, IpcDataGenerator, IpcWriteContext,
-    IpcWriteOptions, write_message,
+    DictionaryHandling, DictionaryTracker, IpcDataGenerator, IpcWriteOptions, write_message,
 };
 use arrow_ipc::{Block, CompressionType, MetadataVersion};
 use flatbuffers::FlatBufferBuilder;
@@ -25,8 +39,7 @@ use rx_core::{ChunkWriter, Error, Result, WriteMode, WriteOptions};
 
 use crate::format::{
     ARROW_MAGIC, BlockSums, BlockTable, FORMAT_VERSION, KEY_BLOCKS, KEY_COMPRESSION, KEY_FORMAT,
-    KEY_VERSION, RX_TRAILER_MAGIC, column_buffer_ranges, compression_name, message_flatbuffer,
-    zstd_level,
+    KEY_VERSION, RX_TRAILER_MAGIC, compression_name, zstd_level,
 };
 use crate::reader::XdfFile;
 
@@ -77,6 +90,11 @@ struct ColumnState {
     low: Option<f64>,
     high: Option<f64>,
     numeric: bool,
+    /// The dictionary id of a factor column (as the schema message assigns them).
+    dict_id: Option<i64>,
+    /// How many dictionary values of a factor column the file holds (`None`: no dictionary
+    /// message yet, so the next one is the whole dictionary, not a delta).
+    dict_written: Option<usize>,
 }
 
 /// An open .xdf output; see [`crate::XdfData`] for the usual way to get one.
@@ -87,20 +105,28 @@ pub struct XdfWriter {
     schema: SchemaRef,
     options: IpcWriteOptions,
     compression: String,
+    codec: Codec,
     generator: IpcDataGenerator,
-    context: IpcWriteContext,
     tracker: DictionaryTracker,
     offset: u64,
     dict_blocks: Vec<Block>,
     record_blocks: Vec<Block>,
     table: BlockTable,
     columns: Vec<ColumnState>,
-    buffer_ranges: Vec<std::ops::Range<usize>>,
     rows_per_block: Option<usize>,
     pending: Vec<RecordBatch>,
     pending_rows: usize,
     rows: u64,
+    /// Per column, the scratch its compressed buffers go to (kept from block to block).
+    packs: Vec<Vec<u8>>,
+    /// Compressor state (LZ4 hash tables, Zstandard contexts), shared by the encoding threads.
+    compressors: Arc<CompressorPool>,
+    fbb: FlatBufferBuilder<'static>,
     scratch: Vec<u8>,
+    /// Writes finished blocks out to disk in the background (see the module docs).
+    syncer: Option<Syncer>,
+    /// Bytes written since the last background sync was asked for.
+    unsynced: u64,
 }
 
 impl std::fmt::Debug for XdfWriter {
@@ -156,8 +182,20 @@ impl XdfWriter {
         let (meta, data) =
             write_message(&mut header, encoded, &w.options).map_err(arrow_err(path))?;
         debug_assert_eq!(meta + data + 8, header.len());
+        w.assign_dict_ids();
         w.write_raw(&header)?;
         Ok(w)
+    }
+
+    /// Takes the dictionary ids the schema message gave the factor columns, in schema order.
+    fn assign_dict_ids(&mut self) {
+        let ids: Vec<i64> = self.tracker.dict_id().to_vec();
+        let mut ids = ids.into_iter();
+        for (st, f) in self.columns.iter_mut().zip(self.schema.fields()) {
+            if matches!(f.data_type(), DataType::Dictionary(..)) {
+                st.dict_id = ids.next();
+            }
+        }
     }
 
     fn new_state(
@@ -179,9 +217,16 @@ impl XdfWriter {
                 .and_then(|o| o.try_with_compression_level(Some(zstd_level(l))))
                 .map_err(arrow_err(path))?,
         };
-        let buffer_ranges = column_buffer_ranges(&schema).ok_or_else(|| {
-            Error::Schema("the schema has a type an .xdf file does not store".into())
-        })?;
+        if crate::format::column_buffer_ranges(&schema).is_none() {
+            return Err(Error::Schema(
+                "the schema has a type an .xdf file does not store".into(),
+            ));
+        }
+        let codec = match options.compression_level {
+            0 => Codec::None,
+            1 => Codec::Lz4,
+            l => Codec::Zstd(zstd_level(l)),
+        };
         let columns = schema
             .fields()
             .iter()
@@ -194,8 +239,11 @@ impl XdfWriter {
                 low: None,
                 high: None,
                 numeric: f.data_type().is_numeric(),
+                dict_id: None,
+                dict_written: None,
             })
             .collect();
+        let ncols = schema.fields().len();
         Ok(XdfWriter {
             path: path.to_path_buf(),
             mode: options.mode,
@@ -203,20 +251,24 @@ impl XdfWriter {
             schema,
             options: ipc,
             compression: compression_name(options.compression_level),
+            codec,
             generator: IpcDataGenerator::default(),
-            context: IpcWriteContext::default(),
             tracker: DictionaryTracker::new(true),
             offset: 0,
             dict_blocks: Vec::new(),
             record_blocks: Vec::new(),
             table: BlockTable::default(),
             columns,
-            buffer_ranges,
             rows_per_block: options.rows_per_block.filter(|&n| n > 0),
             pending: Vec::new(),
             pending_rows: 0,
             rows: 0,
+            packs: vec![Vec::new(); ncols],
+            compressors: Arc::new(CompressorPool::new(codec)),
+            fbb: FlatBufferBuilder::new(),
             scratch: Vec::new(),
+            syncer: None,
+            unsynced: 0,
         })
     }
 
@@ -280,15 +332,14 @@ impl XdfWriter {
             &mut w.tracker,
             &w.options,
         );
-        let ids: Vec<i64> = w.tracker.dict_id().to_vec();
+        w.assign_dict_ids();
         let dicts = old.dictionaries()?;
-        let mut id_iter = ids.into_iter();
         for (i, f) in old_schema.fields().iter().enumerate() {
             let st = &mut w.columns[i];
             st.low = f.metadata().get(META_LOW).and_then(|v| v.parse().ok());
             st.high = f.metadata().get(META_HIGH).and_then(|v| v.parse().ok());
             if matches!(f.data_type(), DataType::Dictionary(..)) {
-                let id = id_iter.next().ok_or_else(|| {
+                let id = st.dict_id.ok_or_else(|| {
                     Error::corrupt(path, "dictionary ids do not match the schema")
                 })?;
                 if let Some(values) = dicts.get(&id) {
@@ -302,18 +353,9 @@ impl XdfWriter {
                         .filter(|l| l.len() == physical.len())
                         .unwrap_or_else(|| physical.clone());
                     st.levels = Some(LevelTable::with_levels(&logical));
+                    st.dict_written = Some(physical.len());
                     st.physical = physical;
                     st.values = Some(values.clone());
-                    let primer: ArrayRef = Arc::new(
-                        DictionaryArray::<Int32Type>::try_new(
-                            Int32Array::from(Vec::<i32>::new()),
-                            values.clone(),
-                        )
-                        .map_err(arrow_err(path))?,
-                    );
-                    w.tracker
-                        .insert_column(id, &primer, DictionaryHandling::Delta)
-                        .map_err(arrow_err(path))?;
                 }
             }
         }
@@ -373,112 +415,246 @@ impl XdfWriter {
         .map_err(arrow_err(&self.path))
     }
 
-    /// Turns a normalized batch into the stored batch (codes → dictionary arrays).
-    fn stored_batch(&mut self, batch: &RecordBatch) -> Result<RecordBatch> {
-        let mut cols = Vec::with_capacity(batch.num_columns());
-        for (i, col) in batch.columns().iter().enumerate() {
-            let st = &mut self.columns[i];
-            if let Some(table) = &st.levels {
-                let stale = st
-                    .values
-                    .as_ref()
-                    .is_none_or(|v| v.len() != table.levels().len());
-                if stale {
-                    let n = st.physical.len();
-                    let values = st.physical.iter().chain(table.levels().iter().skip(n));
-                    st.values = Some(Arc::new(StringArray::from_iter_values(values)));
-                }
-                let values = st
-                    .values
-                    .clone()
-                    .unwrap_or_else(|| Arc::new(StringArray::new_null(0)));
-                let codes = col.as_primitive::<Int32Type>().clone();
-                let dict = DictionaryArray::<Int32Type>::try_new(codes, values)
-                    .map_err(arrow_err(&self.path))?;
-                cols.push(Arc::new(dict) as ArrayRef);
-            } else {
-                cols.push(col.clone());
-            }
+    /// Brings the dictionary values of factor column `i` up to date with its level table (the
+    /// values already stored in an appended-to file, then the levels added since) and returns
+    /// them.
+    fn dict_values(&mut self, i: usize) -> Option<ArrayRef> {
+        let st = &mut self.columns[i];
+        let table = st.levels.as_ref()?;
+        let stale = st
+            .values
+            .as_ref()
+            .is_none_or(|v| v.len() != table.levels().len());
+        if stale {
+            let n = st.physical.len();
+            let values = st.physical.iter().chain(table.levels().iter().skip(n));
+            st.values = Some(Arc::new(StringArray::from_iter_values(values)));
         }
-        RecordBatch::try_new_with_options(
-            Arc::new(strip_metadata(&self.schema)),
-            cols,
-            &arrow::record_batch::RecordBatchOptions::new().with_row_count(Some(batch.num_rows())),
-        )
-        .map_err(arrow_err(&self.path))
+        st.values.clone()
     }
 
+    /// Writes one record block: first a dictionary message for each factor column whose level
+    /// table is new or grew (the whole dictionary the first time, then deltas), then the record
+    /// batch, with its checksums.
     fn write_block(&mut self, batch: &RecordBatch) -> Result<()> {
-        let stored = self.stored_batch(batch)?;
-        let (dicts, record) = self
-            .generator
-            .encode(&stored, &mut self.tracker, &self.options, &mut self.context)
-            .map_err(arrow_err(&self.path))?;
-        for d in dicts {
-            let (meta, body) = self.encode_message(d)?;
-            let crc = crc32fast::hash(&self.scratch);
-            self.flush_scratch()?;
-            self.dict_blocks.push(Block::new(
-                self.offset_before(meta, body),
-                meta as i32,
-                body as i64,
-            ));
-            self.table.dicts.push(crc);
+        for i in 0..batch.num_columns() {
+            let Some(values) = self.dict_values(i) else {
+                continue;
+            };
+            let st = &self.columns[i];
+            let (Some(id), written) = (st.dict_id, st.dict_written) else {
+                return Err(Error::invalid(format!(
+                    "writing {}: internal error: factor column {i} has no dictionary id",
+                    self.path.display()
+                )));
+            };
+            let from = written.unwrap_or(0);
+            if written.is_some() && values.len() <= from {
+                continue;
+            }
+            let delta = values.slice(from, values.len() - from);
+            self.write_dictionary(id, &delta, written.is_some())?;
+            self.columns[i].dict_written = Some(values.len());
         }
-        let (meta, body) = self.encode_message(record)?;
-        let sums = self.block_sums(meta, stored.num_rows() as u64)?;
-        self.flush_scratch()?;
-        self.record_blocks.push(Block::new(
-            self.offset_before(meta, body),
-            meta as i32,
-            body as i64,
-        ));
-        self.table.blocks.push(sums);
-        self.rows += stored.num_rows() as u64;
+
+        let rows = batch.num_rows();
+        // Factor columns are stored as their codes (the dictionary went in its own messages).
+        let columns: Vec<ArrayData> = batch.columns().iter().map(|c| c.to_data()).collect();
+        let bytes = batch.get_array_memory_size();
+        let packs = std::mem::take(&mut self.packs);
+        let encoded = encode_columns(
+            columns,
+            packs,
+            self.codec,
+            &self.compressors,
+            bytes >= PARALLEL_MIN_BYTES,
+        )?;
+        let header =
+            self.message_header(MessageKind::Record { rows }, &encoded, body_len(&encoded));
+        let meta = header.len();
+        let h = crc32fast::hash(&header);
+        let start = self.offset;
+        self.write_raw(&header)?;
+        let body = self.write_body(&encoded)?;
+        self.record_blocks
+            .push(Block::new(start as i64, meta as i32, body as i64));
+        self.table.blocks.push(BlockSums {
+            rows: rows as u64,
+            h,
+            c: encoded.iter().map(|e| e.crc).collect(),
+        });
+        self.packs = encoded.into_iter().map(|e| e.pack).collect();
+        self.rows += rows as u64;
+        self.unsynced += (meta + body) as u64;
+        if self.unsynced >= SYNC_AHEAD_BYTES {
+            self.unsynced = 0;
+            self.sync_ahead()?;
+        }
         Ok(())
     }
 
-    fn offset_before(&self, meta: usize, body: usize) -> i64 {
-        (self.offset - (meta + body) as u64) as i64
+    /// Writes a dictionary message (the values of one factor column's dictionary, or the values
+    /// added since the last one when `delta`), with its checksum.
+    fn write_dictionary(&mut self, id: i64, values: &ArrayRef, delta: bool) -> Result<()> {
+        let (message, meta) = self.dictionary_message(id, values, delta)?;
+        let body = message.len() - meta;
+        let crc = crc32fast::hash(&message);
+        let start = self.offset;
+        self.write_raw(&message)?;
+        self.dict_blocks
+            .push(Block::new(start as i64, meta as i32, body as i64));
+        self.table.dicts.push(crc);
+        Ok(())
     }
 
-    fn encode_message(&mut self, data: EncodedData) -> Result<(usize, usize)> {
-        self.scratch.clear();
-        write_message(&mut self.scratch, data, &self.options).map_err(arrow_err(&self.path))
-    }
-
-    fn flush_scratch(&mut self) -> Result<()> {
-        let scratch = std::mem::take(&mut self.scratch);
-        let r = self.write_raw(&scratch);
-        self.scratch = scratch;
-        r
-    }
-
-    /// Checksums of the record-batch message in `scratch` (header region, then each column's buffers).
-    fn block_sums(&self, meta_len: usize, rows: u64) -> Result<BlockSums> {
-        let bad = || Error::invalid("internal error: could not re-read an encoded record batch");
-        let meta = self.scratch.get(..meta_len).ok_or_else(bad)?;
-        let body = self.scratch.get(meta_len..).ok_or_else(bad)?;
-        let fb = message_flatbuffer(meta).ok_or_else(bad)?;
-        let msg = arrow_ipc::root_as_message(fb).map_err(|_| bad())?;
-        let rb = msg.header_as_record_batch().ok_or_else(bad)?;
-        let buffers = rb.buffers().ok_or_else(bad)?;
-        let mut c = Vec::with_capacity(self.buffer_ranges.len());
-        for range in &self.buffer_ranges {
-            let mut h = crc32fast::Hasher::new();
-            for bi in range.clone() {
-                let b = buffers.get(bi);
-                let start = b.offset() as usize;
-                let end = start + b.length() as usize;
-                h.update(body.get(start..end).ok_or_else(bad)?);
-            }
-            c.push(h.finalize());
+    /// A dictionary message and the length of its header.
+    fn dictionary_message(
+        &mut self,
+        id: i64,
+        values: &ArrayRef,
+        delta: bool,
+    ) -> Result<(Vec<u8>, usize)> {
+        let encoded = encode_columns(
+            vec![values.to_data()],
+            vec![std::mem::take(&mut self.scratch)],
+            self.codec,
+            &self.compressors,
+            false,
+        )?;
+        let header = self.message_header(
+            MessageKind::Dictionary { id, delta },
+            &encoded,
+            body_len(&encoded),
+        );
+        let mut message = header.clone();
+        let meta = header.len();
+        for e in &encoded {
+            e.append_body(&mut message);
         }
-        Ok(BlockSums {
-            rows,
-            h: crc32fast::hash(meta),
-            c,
-        })
+        self.scratch = encoded
+            .into_iter()
+            .next()
+            .map(|e| e.pack)
+            .unwrap_or_default();
+        Ok((message, meta))
+    }
+
+    /// The encapsulated message header (continuation marker, length, flatbuffer, padding to 8) of
+    /// a record batch or dictionary batch whose body holds `encoded`.
+    fn message_header(
+        &mut self,
+        kind: MessageKind,
+        encoded: &[EncodedColumn],
+        body_len: usize,
+    ) -> Vec<u8> {
+        let fbb = &mut self.fbb;
+        fbb.reset();
+        let mut nodes = Vec::with_capacity(encoded.len());
+        let mut buffers = Vec::new();
+        let mut offset = 0usize;
+        for e in encoded {
+            nodes.push(e.node);
+            for seg in &e.segs {
+                let len = seg.len();
+                buffers.push(arrow_ipc::Buffer::new(offset as i64, len as i64));
+                offset += len + pad8(len);
+            }
+        }
+        let compression = self.codec.ipc_type().map(|codec| {
+            let mut c = arrow_ipc::BodyCompressionBuilder::new(fbb);
+            c.add_method(arrow_ipc::BodyCompressionMethod::BUFFER);
+            c.add_codec(codec);
+            c.finish()
+        });
+        let buffers = fbb.create_vector(&buffers);
+        let nodes = fbb.create_vector(&nodes);
+        let length = match kind {
+            MessageKind::Record { rows } => rows,
+            MessageKind::Dictionary { .. } => encoded.first().map_or(0, |e| e.len),
+        };
+        let batch = {
+            let mut b = arrow_ipc::RecordBatchBuilder::new(fbb);
+            b.add_length(length as i64);
+            b.add_nodes(nodes);
+            b.add_buffers(buffers);
+            if let Some(c) = compression {
+                b.add_compression(c);
+            }
+            b.finish()
+        };
+        let (header_type, header) = match kind {
+            MessageKind::Record { .. } => (
+                arrow_ipc::MessageHeader::RecordBatch,
+                batch.as_union_value(),
+            ),
+            MessageKind::Dictionary { id, delta } => {
+                let mut d = arrow_ipc::DictionaryBatchBuilder::new(fbb);
+                d.add_id(id);
+                d.add_data(batch);
+                d.add_isDelta(delta);
+                (
+                    arrow_ipc::MessageHeader::DictionaryBatch,
+                    d.finish().as_union_value(),
+                )
+            }
+        };
+        let mut message = arrow_ipc::MessageBuilder::new(fbb);
+        message.add_version(MetadataVersion::V5);
+        message.add_header_type(header_type);
+        message.add_bodyLength(body_len as i64);
+        message.add_header(header);
+        let root = message.finish();
+        fbb.finish(root, None);
+        let fb = fbb.finished_data();
+        // Continuation marker and length, then the flatbuffer padded so the body starts aligned.
+        let padded = fb.len() + pad8(fb.len() + 8);
+        let mut out = Vec::with_capacity(8 + padded);
+        out.extend_from_slice(&[0xff; 4]);
+        out.extend_from_slice(&(padded as i32).to_le_bytes());
+        out.extend_from_slice(fb);
+        out.resize(8 + padded, 0);
+        out
+    }
+
+    /// Writes the body of a message (every buffer, each padded to 8 bytes); returns its length.
+    fn write_body(&mut self, encoded: &[EncodedColumn]) -> Result<usize> {
+        let out = self
+            .out
+            .as_mut()
+            .ok_or_else(|| Error::invalid("the .xdf writer is closed"))?;
+        let mut n = 0usize;
+        for e in encoded {
+            for seg in &e.segs {
+                let bytes = e.bytes(seg);
+                let pad = pad8(bytes.len());
+                out.write_all(bytes)
+                    .and_then(|_| out.write_all(&PADDING[..pad]))
+                    .map_err(|err| Error::io(&self.path, err))?;
+                n += bytes.len() + pad;
+            }
+        }
+        self.offset += n as u64;
+        Ok(n)
+    }
+
+    /// Asks the background thread to write out what has been written so far (started on first
+    /// use).
+    fn sync_ahead(&mut self) -> Result<()> {
+        if self.syncer.is_none() {
+            let Some(out) = self.out.as_ref() else {
+                return Ok(());
+            };
+            let file = out
+                .get_ref()
+                .as_file()
+                .try_clone()
+                .map_err(|e| Error::io(&self.path, e))?;
+            self.syncer = Syncer::start(file);
+        }
+        if let Some(s) = &self.syncer {
+            s.request();
+        }
+        Ok(())
     }
 
     fn write_pending(&mut self, all: bool) -> Result<()> {
@@ -537,16 +713,6 @@ impl XdfWriter {
             .collect();
         Schema::new_with_metadata(fields, self.schema.metadata().clone())
     }
-}
-
-fn strip_metadata(schema: &Schema) -> Schema {
-    Schema::new(
-        schema
-            .fields()
-            .iter()
-            .map(|f| f.as_ref().clone().with_metadata(HashMap::new()))
-            .collect::<Vec<_>>(),
-    )
 }
 
 /// Codes of a factor (or string) column in the stream's level table.
@@ -687,6 +853,10 @@ impl ChunkWriter for XdfWriter {
         let tmp = out
             .into_inner()
             .map_err(|e| Error::io(&self.path, e.into_error()))?;
+        // Wait for the background sync (its errors are this file's errors), then sync the rest.
+        if let Some(s) = self.syncer.take() {
+            s.finish().map_err(|e| Error::io(&self.path, e))?;
+        }
         tmp.as_file()
             .sync_all()
             .map_err(|e| Error::io(&self.path, e))?;
@@ -765,4 +935,701 @@ pub(crate) fn tail_bytes(footer: &[u8]) -> Vec<u8> {
     out.extend_from_slice(&(footer.len() as i32).to_le_bytes());
     out.extend_from_slice(ARROW_MAGIC);
     out
+}
+
+// ---- Encoding record-batch and dictionary bodies ----
+
+/// Alignment of message bodies and of every buffer in them (as `IpcWriteOptions` is set up).
+const ALIGN: usize = 8;
+const PADDING: [u8; ALIGN] = [0; ALIGN];
+
+/// Blocks at least this large (in memory) are encoded by several threads when the pool has idle
+/// ones.
+const PARALLEL_MIN_BYTES: usize = 1 << 20;
+
+/// After this many bytes written, the background thread is asked to write them out to disk.
+const SYNC_AHEAD_BYTES: u64 = 8 << 20;
+
+/// Zero bytes that pad a buffer of `len` bytes to the alignment.
+fn pad8(len: usize) -> usize {
+    (ALIGN - len % ALIGN) % ALIGN
+}
+
+/// How body buffers are compressed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Codec {
+    None,
+    Lz4,
+    Zstd(i32),
+}
+
+impl Codec {
+    fn ipc_type(self) -> Option<CompressionType> {
+        match self {
+            Codec::None => None,
+            Codec::Lz4 => Some(CompressionType::LZ4_FRAME),
+            Codec::Zstd(_) => Some(CompressionType::ZSTD),
+        }
+    }
+}
+
+/// Which message a header is for.
+#[derive(Debug, Clone, Copy)]
+enum MessageKind {
+    Record { rows: usize },
+    Dictionary { id: i64, delta: bool },
+}
+
+/// One buffer of an encoded column.
+#[derive(Debug)]
+enum Seg {
+    /// Stored as is: the column's own buffer (no copy).
+    Raw(Buffer),
+    /// Compressed (8-byte length prefix, then the frame), in the column's scratch.
+    Packed(Range<usize>),
+}
+
+impl Seg {
+    fn len(&self) -> usize {
+        match self {
+            Seg::Raw(b) => b.len(),
+            Seg::Packed(r) => r.len(),
+        }
+    }
+}
+
+/// A column (or a dictionary's values) encoded for a message body.
+#[derive(Debug)]
+struct EncodedColumn {
+    /// Rows.
+    len: usize,
+    node: arrow_ipc::FieldNode,
+    segs: Vec<Seg>,
+    /// CRC-32 of the buffers as stored (without padding), for the block table.
+    crc: u32,
+    /// The scratch compressed buffers live in; handed back for the next block.
+    pack: Vec<u8>,
+}
+
+impl EncodedColumn {
+    fn bytes<'a>(&'a self, seg: &'a Seg) -> &'a [u8] {
+        match seg {
+            Seg::Raw(b) => b.as_slice(),
+            Seg::Packed(r) => self.pack.get(r.clone()).unwrap_or(&[]),
+        }
+    }
+
+    /// Appends the column's buffers, each padded, to `out`.
+    fn append_body(&self, out: &mut Vec<u8>) {
+        for seg in &self.segs {
+            let b = self.bytes(seg);
+            out.extend_from_slice(b);
+            out.extend_from_slice(&PADDING[..pad8(b.len())]);
+        }
+    }
+}
+
+/// The length of a message body holding `encoded` (every buffer padded).
+fn body_len(encoded: &[EncodedColumn]) -> usize {
+    encoded
+        .iter()
+        .flat_map(|e| e.segs.iter())
+        .map(|s| s.len() + pad8(s.len()))
+        .sum()
+}
+
+/// The buffers of a top-level column in a message body, as arrow-ipc lays them out (metadata
+/// V5): the validity bitmap (empty when no value is missing), then the offsets and the values of
+/// a string column, the bits of a boolean one, or the values of a fixed-width one (dictionary
+/// keys included). A sliced column is cut to its rows, string offsets rebased to start at 0.
+fn ipc_buffers(data: &ArrayData) -> Result<Vec<Buffer>> {
+    let (len, offset) = (data.len(), data.offset());
+    let mut out = Vec::with_capacity(3);
+    out.push(match data.nulls() {
+        Some(n) if data.null_count() > 0 => n.inner().sliced(),
+        _ => Buffer::from(Vec::<u8>::new()),
+    });
+    let first = || {
+        data.buffers().first().ok_or_else(|| {
+            Error::invalid(format!("a {} column has no data buffer", data.data_type()))
+        })
+    };
+    match data.data_type() {
+        DataType::Utf8 => {
+            if len == 0 {
+                out.push(Buffer::from_vec(vec![0i32]));
+                out.push(Buffer::from(Vec::<u8>::new()));
+                return Ok(out);
+            }
+            let values = data
+                .buffers()
+                .get(1)
+                .ok_or_else(|| Error::invalid("a string column has no values buffer"))?;
+            let offsets = data.buffer::<i32>(0).get(..=len).ok_or_else(|| {
+                Error::invalid("a string column's offsets are shorter than the column")
+            })?;
+            let (start, end) = (offsets[0], offsets[len]);
+            out.push(if start == 0 {
+                first()?.slice_with_length(offset * 4, (len + 1) * 4)
+            } else {
+                Buffer::from_vec(offsets.iter().map(|o| o - start).collect::<Vec<i32>>())
+            });
+            let (start, end) = (start as usize, end as usize);
+            if end < start || end > values.len() {
+                return Err(Error::invalid("a string column's offsets are out of range"));
+            }
+            out.push(values.slice_with_length(start, end - start));
+        }
+        DataType::Boolean => out.push(first()?.bit_slice(offset, len)),
+        dt => {
+            let width = match dt {
+                DataType::Dictionary(k, _) => k.primitive_width(),
+                dt => dt.primitive_width(),
+            }
+            .ok_or_else(|| Error::Schema(format!("an .xdf file does not store type {dt}")))?;
+            let b = first()?;
+            let start = (offset * width).min(b.len());
+            out.push(b.slice_with_length(start, (len * width).min(b.len() - start)));
+        }
+    }
+    Ok(out)
+}
+
+/// Compressor state for one thread at a time.
+struct Compressor {
+    lz4: lz4_flex::block::CompressTable,
+    zstd: Option<zstd::bulk::Compressor<'static>>,
+}
+
+/// Compressors kept between blocks and shared by the threads that encode them.
+struct CompressorPool {
+    codec: Codec,
+    free: Mutex<Vec<Compressor>>,
+}
+
+impl std::fmt::Debug for CompressorPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompressorPool")
+            .field("codec", &self.codec)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CompressorPool {
+    fn new(codec: Codec) -> Self {
+        CompressorPool {
+            codec,
+            free: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn take(&self) -> Result<Compressor> {
+        if let Some(c) = self.free.lock().unwrap_or_else(|e| e.into_inner()).pop() {
+            return Ok(c);
+        }
+        let zstd = match self.codec {
+            Codec::Zstd(level) => Some(
+                zstd::bulk::Compressor::new(level)
+                    .map_err(|e| Error::external("starting a Zstandard compressor", e))?,
+            ),
+            _ => None,
+        };
+        Ok(Compressor {
+            lz4: lz4_flex::block::CompressTable::large(),
+            zstd,
+        })
+    }
+
+    fn give(&self, c: Compressor) {
+        self.free.lock().unwrap_or_else(|e| e.into_inner()).push(c);
+    }
+}
+
+/// Grows `pack` (never shrinks it, so reused scratch is not zeroed again) to hold `len` bytes.
+fn ensure_len(pack: &mut Vec<u8>, len: usize) {
+    if pack.len() < len {
+        pack.resize(len, 0);
+    }
+}
+
+/// LZ4 frame block size code and bytes for an input of `len` bytes, chosen as lz4_flex's frame
+/// encoder (which arrow-ipc uses) chooses them, and the frame header's checksum byte for it
+/// (the frame descriptor is always: version 1, independent blocks, no checksums, no size).
+fn lz4_block_size(len: usize) -> (u8, usize, u8) {
+    if len > 256 << 10 {
+        (0x70, 4 << 20, 0x73)
+    } else if len > 64 << 10 {
+        (0x50, 256 << 10, 0xfb)
+    } else {
+        (0x40, 64 << 10, 0x82)
+    }
+}
+
+/// The most bytes [`lz4_frame`] writes for `len` input bytes.
+fn lz4_frame_bound(len: usize) -> usize {
+    let (_, block, _) = lz4_block_size(len);
+    let blocks = len.div_ceil(block).max(1);
+    7 + blocks * 4 + lz4_flex::block::get_maximum_output_size(len) + blocks * 20 + 4
+}
+
+/// Compresses `input` as one LZ4 frame into `out` (at least [`lz4_frame_bound`] long), as
+/// lz4_flex's `FrameEncoder` with default settings frames it; returns the bytes written.
+fn lz4_frame(
+    input: &[u8],
+    out: &mut [u8],
+    table: &mut lz4_flex::block::CompressTable,
+) -> Result<usize> {
+    let (bd, block, hc) = lz4_block_size(input.len());
+    let short = || Error::invalid("internal error: LZ4 output buffer too small");
+    let mut at = 7usize;
+    out.get_mut(..7)
+        .ok_or_else(short)?
+        .copy_from_slice(&[0x04, 0x22, 0x4d, 0x18, 0x60, bd, hc]);
+    for chunk in input.chunks(block) {
+        let dst = out.get_mut(at + 4..).ok_or_else(short)?;
+        let n = lz4_flex::block::compress_into_with_table(chunk, dst, table)
+            .map_err(|e| Error::external("LZ4 compression", e))?;
+        let word = if n < chunk.len() {
+            n as u32
+        } else {
+            dst.get_mut(..chunk.len())
+                .ok_or_else(short)?
+                .copy_from_slice(chunk);
+            chunk.len() as u32 | 0x8000_0000
+        };
+        let size = if n < chunk.len() { n } else { chunk.len() };
+        out.get_mut(at..at + 4)
+            .ok_or_else(short)?
+            .copy_from_slice(&word.to_le_bytes());
+        at += 4 + size;
+    }
+    out.get_mut(at..at + 4)
+        .ok_or_else(short)?
+        .copy_from_slice(&[0; 4]);
+    Ok(at + 4)
+}
+
+/// Appends `input` to `pack` (from `*used`) as an IPC compressed buffer: its length as 8 bytes,
+/// then the compressed bytes; or `-1` and the bytes themselves when compressing does not make
+/// it smaller (as arrow-ipc does). Returns where it went.
+fn compress_buffer(
+    codec: Codec,
+    input: &[u8],
+    pack: &mut Vec<u8>,
+    used: &mut usize,
+    c: &mut Compressor,
+) -> Result<Range<usize>> {
+    let start = *used;
+    if input.is_empty() {
+        return Ok(start..start);
+    }
+    let bound = match codec {
+        Codec::None => 0,
+        Codec::Lz4 => lz4_frame_bound(input.len()),
+        Codec::Zstd(_) => zstd::zstd_safe::compress_bound(input.len()),
+    };
+    ensure_len(pack, start + 8 + bound.max(input.len()));
+    let dst = &mut pack[start + 8..];
+    let n = match (codec, c.zstd.as_mut()) {
+        (Codec::Lz4, _) => lz4_frame(input, dst, &mut c.lz4)?,
+        (Codec::Zstd(_), Some(z)) => z
+            .compress_to_buffer(input, dst)
+            .map_err(|e| Error::external("Zstandard compression", e))?,
+        _ => input.len() + 1, // not compressed: stored raw below
+    };
+    let end = if 8 + n > input.len() {
+        pack[start..start + 8].copy_from_slice(&(-1i64).to_le_bytes());
+        pack[start + 8..start + 8 + input.len()].copy_from_slice(input);
+        start + 8 + input.len()
+    } else {
+        pack[start..start + 8].copy_from_slice(&(input.len() as i64).to_le_bytes());
+        start + 8 + n
+    };
+    *used = end;
+    Ok(start..end)
+}
+
+/// Encodes one column: its buffers, compressed into `pack` when there is a codec, and their CRC.
+fn encode_column(
+    data: &ArrayData,
+    mut pack: Vec<u8>,
+    codec: Codec,
+    pool: &CompressorPool,
+) -> Result<EncodedColumn> {
+    let buffers = ipc_buffers(data)?;
+    let mut h = crc32fast::Hasher::new();
+    let mut segs = Vec::with_capacity(buffers.len());
+    if codec == Codec::None {
+        for b in buffers {
+            h.update(b.as_slice());
+            segs.push(Seg::Raw(b));
+        }
+    } else {
+        let mut c = pool.take()?;
+        let mut used = 0usize;
+        let mut result = Ok(());
+        for b in &buffers {
+            match compress_buffer(codec, b.as_slice(), &mut pack, &mut used, &mut c) {
+                Ok(r) => {
+                    h.update(&pack[r.clone()]);
+                    segs.push(Seg::Packed(r));
+                }
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+        pool.give(c);
+        result?;
+    }
+    Ok(EncodedColumn {
+        len: data.len(),
+        node: arrow_ipc::FieldNode::new(data.len() as i64, data.null_count() as i64),
+        segs,
+        crc: h.finalize(),
+        pack,
+    })
+}
+
+/// A column to encode and the scratch for its compressed buffers.
+type ColumnInput = (ArrayData, Vec<u8>);
+
+/// The columns of one message being encoded, claimed one at a time by the writing thread and by
+/// pool threads that come to help.
+struct EncodeJob {
+    inputs: Vec<Mutex<Option<ColumnInput>>>,
+    next: AtomicUsize,
+    results: Mutex<(Vec<Option<Result<EncodedColumn>>>, usize)>,
+    finished: Condvar,
+    codec: Codec,
+    pool: Arc<CompressorPool>,
+}
+
+impl EncodeJob {
+    /// Encodes unclaimed columns until none is left.
+    fn work(&self) {
+        loop {
+            let i = self.next.fetch_add(1, Ordering::Relaxed);
+            let Some(slot) = self.inputs.get(i) else {
+                return;
+            };
+            let input = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+            let result = match input {
+                Some((data, pack)) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(
+                    || encode_column(&data, pack, self.codec, &self.pool),
+                ))
+                .unwrap_or_else(|_| {
+                    Err(Error::invalid(
+                        "encoding a column failed unexpectedly; this is a bug, please report it",
+                    ))
+                }),
+                None => Err(Error::invalid("internal error: a column was encoded twice")),
+            };
+            let mut r = self.results.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(out) = r.0.get_mut(i) {
+                *out = Some(result);
+            }
+            r.1 += 1;
+            self.finished.notify_all();
+        }
+    }
+}
+
+/// Encodes `columns` (with their scratch `packs`), in order. With `parallel`, idle threads of the
+/// rayon pool help: the calling thread never waits for a pool thread to start, only for columns a
+/// pool thread already took on.
+fn encode_columns(
+    columns: Vec<ArrayData>,
+    mut packs: Vec<Vec<u8>>,
+    codec: Codec,
+    pool: &Arc<CompressorPool>,
+    parallel: bool,
+) -> Result<Vec<EncodedColumn>> {
+    let n = columns.len();
+    packs.resize_with(n, Vec::new);
+    if !parallel || n < 2 || (codec == Codec::None && n < 8) {
+        return columns
+            .iter()
+            .zip(packs)
+            .map(|(c, p)| encode_column(c, p, codec, pool))
+            .collect();
+    }
+    let job = Arc::new(EncodeJob {
+        inputs: columns
+            .into_iter()
+            .zip(packs)
+            .map(|x| Mutex::new(Some(x)))
+            .collect(),
+        next: AtomicUsize::new(0),
+        results: Mutex::new(((0..n).map(|_| None).collect(), 0)),
+        finished: Condvar::new(),
+        codec,
+        pool: pool.clone(),
+    });
+    for _ in 0..rayon::current_num_threads().min(n - 1) {
+        let job = job.clone();
+        rayon::spawn(move || job.work());
+    }
+    job.work();
+    let mut r = job.results.lock().unwrap_or_else(|e| e.into_inner());
+    while r.1 < n {
+        r = job.finished.wait(r).unwrap_or_else(|e| e.into_inner());
+    }
+    std::mem::take(&mut r.0)
+        .into_iter()
+        .map(|x| {
+            x.unwrap_or_else(|| Err(Error::invalid("internal error: a column was not encoded")))
+        })
+        .collect()
+}
+
+/// A thread that writes out a file's data with `fdatasync` when asked, so the sync before the
+/// rename has less left to do.
+struct Syncer {
+    tx: Option<mpsc::Sender<()>>,
+    handle: Option<std::thread::JoinHandle<std::io::Result<()>>>,
+}
+
+impl Syncer {
+    /// Starts the thread, or gives `None` when no thread can be started (the final sync then
+    /// does all the work, as it would anyway).
+    fn start(file: File) -> Option<Self> {
+        let (tx, rx) = mpsc::channel::<()>();
+        let handle = std::thread::Builder::new()
+            .name("rx-xdf-sync".into())
+            .spawn(move || {
+                let mut result = Ok(());
+                while rx.recv().is_ok() {
+                    while rx.try_recv().is_ok() {}
+                    if result.is_ok() {
+                        result = file.sync_data();
+                    }
+                }
+                result
+            })
+            .ok()?;
+        Some(Syncer {
+            tx: Some(tx),
+            handle: Some(handle),
+        })
+    }
+
+    fn request(&self) {
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(());
+        }
+    }
+
+    /// Waits for the thread; an error it met is this file's error.
+    fn finish(mut self) -> std::io::Result<()> {
+        self.tx = None;
+        match self.handle.take().map(|h| h.join()) {
+            Some(Ok(r)) => r,
+            Some(Err(_)) => Err(std::io::Error::other("the background sync thread failed")),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Syncer {
+    fn drop(&mut self) {
+        self.tx = None;
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+impl std::fmt::Debug for Syncer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Syncer").finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{
+        BooleanArray, Date32Array, Float64Array, Int32Array, Int64Array, TimestampMicrosecondArray,
+    };
+    use arrow_ipc::writer::IpcWriteContext;
+
+    fn bytes(n: usize, seed: u64) -> Vec<u8> {
+        // Partly compressible: runs, repeats and noise.
+        let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+        (0..n)
+            .map(|i| {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                if i % 97 < 40 {
+                    (i / 13) as u8
+                } else {
+                    (x >> 33) as u8
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn lz4_frames_are_lz4_flex_frames() {
+        let mut table = lz4_flex::block::CompressTable::large();
+        for n in [1usize, 100, 65_536, 65_537, 262_144, 262_145, 5_000_000] {
+            let input = bytes(n, n as u64);
+            let mut out = vec![0u8; lz4_frame_bound(n)];
+            let len = lz4_frame(&input, &mut out, &mut table).unwrap();
+            let mut want = Vec::new();
+            let mut enc = lz4_flex::frame::FrameEncoder::new(&mut want);
+            enc.write_all(&input).unwrap();
+            enc.finish().unwrap();
+            assert_eq!(&out[..len], &want[..], "{n} bytes");
+            let mut back = Vec::new();
+            lz4_flex::frame::FrameDecoder::new(&out[..len])
+                .read_to_end(&mut back)
+                .unwrap();
+            assert_eq!(back, input);
+        }
+    }
+
+    fn sample() -> RecordBatch {
+        let n = 70_000;
+        let f: Float64Array = (0..n)
+            .map(|i| (i % 11 != 3).then_some(i as f64 * 0.25))
+            .collect();
+        let k: Int32Array = (0..n).map(|i| Some(i % 7)).collect();
+        let s: StringArray = (0..n)
+            .map(|i| (i % 5 != 0).then(|| format!("v{}", i % 300)))
+            .collect();
+        let b: BooleanArray = (0..n).map(|i| (i % 9 != 0).then_some(i % 3 == 0)).collect();
+        let d = Date32Array::from_iter_values(0..n);
+        let t = TimestampMicrosecondArray::from_iter_values((0..n).map(|i| i as i64 * 1_000_003));
+        let l = Int64Array::from_iter_values((0..n).map(|i| (i as i64) << 20));
+        let cols: Vec<ArrayRef> = vec![
+            Arc::new(f),
+            Arc::new(k),
+            Arc::new(s),
+            Arc::new(b),
+            Arc::new(d),
+            Arc::new(t),
+            Arc::new(l),
+        ];
+        let fields: Vec<Field> = cols
+            .iter()
+            .enumerate()
+            .map(|(i, c)| Field::new(format!("c{i}"), c.data_type().clone(), true))
+            .collect();
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).unwrap()
+    }
+
+    /// The record-batch messages written here are byte for byte the ones arrow-ipc writes.
+    #[test]
+    fn record_messages_are_arrow_ipc_messages() {
+        let batch = sample();
+        for (level, codec) in [(0, Codec::None), (1, Codec::Lz4), (3, Codec::Zstd(3))] {
+            let mut opts = IpcWriteOptions::try_new(8, false, MetadataVersion::V5).unwrap();
+            opts = match level {
+                0 => opts,
+                1 => opts
+                    .try_with_compression(Some(CompressionType::LZ4_FRAME))
+                    .unwrap(),
+                l => opts
+                    .try_with_compression(Some(CompressionType::ZSTD))
+                    .and_then(|o| o.try_with_compression_level(Some(l)))
+                    .unwrap(),
+            };
+            // Whole, sliced at a byte boundary, and sliced mid-byte (bitmaps shifted, offsets
+            // rebased).
+            for (off, len) in [(0, batch.num_rows()), (8, 40_000), (13, 50_001)] {
+                let b = batch.slice(off, len);
+                let mut tracker = DictionaryTracker::new(true);
+                let (_, data) = IpcDataGenerator::default()
+                    .encode(&b, &mut tracker, &opts, &mut IpcWriteContext::default())
+                    .unwrap();
+                let mut want = Vec::new();
+                write_message(&mut want, data, &opts).unwrap();
+
+                let pool = Arc::new(CompressorPool::new(codec));
+                let cols: Vec<ArrayData> = b.columns().iter().map(|c| c.to_data()).collect();
+                for parallel in [false, true] {
+                    let enc =
+                        encode_columns(cols.clone(), Vec::new(), codec, &pool, parallel).unwrap();
+                    let path = PathBuf::from("x");
+                    let mut w = XdfWriter {
+                        codec,
+                        ..XdfWriter::new_state(
+                            &path,
+                            tempfile::NamedTempFile::new().unwrap(),
+                            b.schema(),
+                            &WriteOptions::default(),
+                        )
+                        .unwrap()
+                    };
+                    let mut got = w.message_header(
+                        MessageKind::Record { rows: b.num_rows() },
+                        &enc,
+                        body_len(&enc),
+                    );
+                    for e in &enc {
+                        e.append_body(&mut got);
+                    }
+                    assert_eq!(got.len(), want.len(), "level {level}, slice {off}+{len}");
+                    assert!(got == want, "level {level}, slice {off}+{len}");
+                }
+            }
+        }
+    }
+
+    /// Dictionary messages (a whole dictionary, then a delta) are the ones arrow-ipc writes.
+    #[test]
+    fn dictionary_messages_are_arrow_ipc_messages() {
+        use arrow::array::DictionaryArray;
+        let schema = Arc::new(Schema::new(vec![Field::new("f", factor_type(), true)]));
+        let levels: Vec<String> = (0..5000).map(|i| format!("level {i}")).collect();
+        for level in [0u32, 1, 3] {
+            let mut opts = IpcWriteOptions::try_new(8, false, MetadataVersion::V5)
+                .unwrap()
+                .with_dictionary_handling(DictionaryHandling::Delta);
+            opts = match level {
+                0 => opts,
+                1 => opts
+                    .try_with_compression(Some(CompressionType::LZ4_FRAME))
+                    .unwrap(),
+                l => opts
+                    .try_with_compression(Some(CompressionType::ZSTD))
+                    .and_then(|o| o.try_with_compression_level(Some(l as i32)))
+                    .unwrap(),
+            };
+            let generator = IpcDataGenerator::default();
+            let mut tracker = DictionaryTracker::new(true);
+            let _ = generator.schema_to_bytes_with_dictionary_tracker(&schema, &mut tracker, &opts);
+            let id = tracker.dict_id()[0];
+            let mut ctx = IpcWriteContext::default();
+            let mut w = XdfWriter::new_state(
+                Path::new("x"),
+                tempfile::NamedTempFile::new().unwrap(),
+                schema.clone(),
+                &WriteOptions::default().compression_level(level),
+            )
+            .unwrap();
+            for (n, delta) in [(3000usize, false), (5000, true)] {
+                let values: ArrayRef = Arc::new(StringArray::from_iter_values(&levels[..n]));
+                let keys = Int32Array::from_iter_values(0..n as i32);
+                let dict = DictionaryArray::<Int32Type>::try_new(keys, values.clone()).unwrap();
+                let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(dict)]).unwrap();
+                let (dicts, _) = generator
+                    .encode(&batch, &mut tracker, &opts, &mut ctx)
+                    .unwrap();
+                let mut want = Vec::new();
+                for d in dicts {
+                    write_message(&mut want, d, &opts).unwrap();
+                }
+                let from = if delta { 3000 } else { 0 };
+                let (got, _) = w
+                    .dictionary_message(id, &values.slice(from, n - from), delta)
+                    .unwrap();
+                assert!(got == want, "level {level}, {n} values");
+            }
+        }
+    }
 }
