@@ -15,6 +15,7 @@
 //! | `F(x)`, `F(x, 1, 5)` | a numeric column as a factor ([`Var::AsFactor`])               |
 //! | `N(x)`             | a factor's codes as numbers ([`Var::AsNumeric`])                 |
 //! | `I(x^2)`, `log(x)` | a computed numeric term ([`Var::Computed`])                      |
+//! | `offset(log(n))`   | an offset: added to the linear predictor with coefficient 1 ([`Formula::offsets`]) |
 //!
 //! Inside `I(...)` and the functions `log`, `log10`, `log2`, `exp`, `sqrt` and `abs`, the
 //! operators are arithmetic: `+ - * / ^` with the usual precedence (`^` binds tighter than unary
@@ -64,6 +65,10 @@ pub struct Formula {
     pub intercept: bool,
     /// True when the formula has `.` ("all other columns"), not yet expanded.
     pub has_dot: bool,
+    /// The `offset(expr)` terms, each once, in the order written: known parts of the linear
+    /// predictor (coefficient 1), summed when there are several, as R does.
+    #[serde(default)]
+    pub offsets: Vec<Expr>,
 }
 
 /// One term: a single variable or an interaction of several (`a:b`).
@@ -166,8 +171,7 @@ const MAX_TERMS: usize = 10_000;
 /// The most term combinations the expansion of `*`, `:`, `/` and `^` may try.
 const MAX_WORK: usize = 1_000_000;
 /// The functions a formula may call, for error messages.
-const ALLOWED_FUNCTIONS: &str =
-    "F(x), F(x, low, high), N(x), I(expr), log, log10, log2, exp, sqrt and abs";
+const ALLOWED_FUNCTIONS: &str = "F(x), F(x, low, high), N(x), I(expr), log, log10, log2, exp, sqrt and abs (and offset(expr) as a term)";
 
 impl Formula {
     /// Parses a formula such as `y ~ a*b + F(x) + I(z^2) - 1`.
@@ -230,12 +234,14 @@ impl Formula {
             terms,
             intercept: p.intercept,
             has_dot: set.dot.is_some(),
+            offsets: set.offsets.map(|o| o.exprs).unwrap_or_default(),
         })
     }
 
     /// Replaces `.` ("all other columns") by every column of `columns` that is not used by the
     /// response and is not already a term on its own, in the order of `columns`, before the other
-    /// main effects. A formula without `.` is returned as it is. `text` is kept as given.
+    /// main effects. A formula without `.` is returned as it is. `text` is kept as given. As in R,
+    /// columns used only by an offset are not excluded.
     pub fn expand_dot(&self, columns: &[String]) -> Formula {
         if !self.has_dot {
             return self.clone();
@@ -265,12 +271,13 @@ impl Formula {
             terms,
             intercept: self.intercept,
             has_dot: false,
+            offsets: self.offsets.clone(),
         }
     }
 
     /// Every column the formula names, each once: the response's first, then the terms' in the
-    /// order of [`Formula::terms`]. The columns that `.` stands for are not included (see
-    /// [`Formula::expand_dot`]).
+    /// order of [`Formula::terms`], then the offsets'. The columns that `.` stands for are not
+    /// included (see [`Formula::expand_dot`]).
     pub fn columns(&self) -> Vec<String> {
         let mut out = Vec::new();
         if let Some(r) = &self.response {
@@ -278,6 +285,9 @@ impl Formula {
         }
         for t in &self.terms {
             push_unique(&mut out, t.columns());
+        }
+        for o in &self.offsets {
+            push_unique(&mut out, o.columns());
         }
         out
     }
@@ -303,6 +313,7 @@ impl fmt::Display for Formula {
             parts.push(".".into());
         }
         parts.extend(self.terms.iter().map(Term::to_string));
+        parts.extend(self.offsets.iter().map(|o| format!("offset({o})")));
         if parts.is_empty() {
             return f.write_str(if self.intercept { "1" } else { "0" });
         }
@@ -922,6 +933,17 @@ struct TermSet {
     start: usize,
     /// The part is the number 0 or 1.
     literal: bool,
+    /// The `offset(...)` terms of the part, boxed so that the parser's deep recursion keeps small
+    /// frames.
+    offsets: Option<Box<Offsets>>,
+}
+
+/// The offsets of a part of the formula.
+struct Offsets {
+    /// Each once, in the order written.
+    exprs: Vec<Expr>,
+    /// Where the part's first `offset(` is in the text.
+    at: usize,
 }
 
 impl TermSet {
@@ -932,6 +954,24 @@ impl TermSet {
             dot: None,
             start,
             literal: false,
+            offsets: None,
+        }
+    }
+
+    /// Adds the offsets of `other` (each once).
+    fn add_offsets(&mut self, other: &mut TermSet) {
+        let Some(theirs) = other.offsets.take() else {
+            return;
+        };
+        match &mut self.offsets {
+            None => self.offsets = Some(theirs),
+            Some(ours) => {
+                for o in theirs.exprs {
+                    if !ours.exprs.contains(&o) {
+                        ours.exprs.push(o);
+                    }
+                }
+            }
         }
     }
 }
@@ -1121,7 +1161,8 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
-    fn union(&mut self, acc: &mut TermSet, rhs: TermSet) -> Result<()> {
+    fn union(&mut self, acc: &mut TermSet, mut rhs: TermSet) -> Result<()> {
+        acc.add_offsets(&mut rhs);
         for t in rhs.terms {
             self.add_term(acc, t, rhs.start)?;
         }
@@ -1158,6 +1199,15 @@ impl<'a> Parser<'a> {
     /// Checks that a part can be an operand of `*`, `/`, `:` or `^`.
     fn check_operand(&self, set: &TermSet, op: &Token) -> Result<()> {
         let op = &self.text[op.start..op.end];
+        if let Some(o) = &set.offsets {
+            return Err(self.err(
+                o.at,
+                format!(
+                    "offset() can only be added to the formula on its own, as in `y ~ x + offset(log(n))`; \
+                     it cannot be used with '{op}'"
+                ),
+            ));
+        }
         if let Some(d) = set.dot {
             return Err(self.err(
                 d,
@@ -1375,6 +1425,12 @@ impl<'a> Parser<'a> {
                     self.describe(&t)
                 ),
             )),
+            Tok::Name(name)
+                if name == "offset"
+                    && self.toks.get(self.pos + 1).is_some_and(|n| n.tok == Tok::LParen) =>
+            {
+                self.offset(t.start)
+            }
             Tok::Name(_) | Tok::Quoted(_) => {
                 let var = self.var()?;
                 let mut set = TermSet::empty(t.start);
@@ -1384,6 +1440,33 @@ impl<'a> Parser<'a> {
             Tok::End => Err(self.err(t.start, format!("expected a term{}", self.after_operator()))),
             _ => Err(self.err(t.start, format!("expected a term, found {}", self.describe(&t)))),
         }
+    }
+
+    /// `offset(expr)`: a part with no terms and one offset.
+    fn offset(&mut self, at: usize) -> Result<TermSet> {
+        if self.negative {
+            return Err(self.err(
+                at,
+                "an offset cannot be removed with '-'; leave offset(...) out of the formula instead",
+            ));
+        }
+        self.next(); // the name `offset`
+        let args = self.args("offset")?;
+        let [x] = <[Arg; 1]>::try_from(args).map_err(|a| {
+            self.err(
+                at,
+                format!(
+                    "offset takes 1 argument, as in offset(log(n)); found {}",
+                    a.len()
+                ),
+            )
+        })?;
+        let mut set = TermSet::empty(at);
+        set.offsets = Some(Box::new(Offsets {
+            exprs: vec![x.expr],
+            at,
+        }));
+        Ok(set)
     }
 
     /// A variable: a column, `F(...)`, `N(...)`, `I(...)` or a function call.
@@ -1705,6 +1788,9 @@ fn unknown_function(p: &Parser<'_>, name: &str, at: usize) -> Error {
     let hint = match name {
         "factor" | "as.factor" => "; for a factor use F(x)",
         "as.numeric" => "; for a factor's codes use N(x)",
+        "offset" => {
+            "; offset(expr) can only be a term on the right side, as in y ~ x + offset(log(n))"
+        }
         _ => "",
     };
     p.err(

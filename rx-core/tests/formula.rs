@@ -237,3 +237,117 @@ fn a_times_b_times_c_has_seven_terms() {
     let got: Vec<String> = f.terms.iter().map(Term::name).collect();
     assert_eq!(got, ["a", "b", "c", "a:b", "a:c", "b:c", "a:b:c"]);
 }
+
+// --- offsets ------------------------------------------------------------------------------------
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// A formula with offsets added anywhere prints them after the terms and parses back equal.
+    #[test]
+    fn formulas_with_offsets_print_and_parse_back(
+        text in formula(),
+        offsets in prop::collection::vec(expr(), 1..3),
+        front in any::<bool>(),
+    ) {
+        let extra: Vec<String> = offsets.iter().map(|e| format!("offset({e})")).collect();
+        let (lhs, rhs) = text.split_once('~').unwrap();
+        // A leading `-1` must stay first: `+ -1` is not a formula.
+        let with = if front && !rhs.trim_start().starts_with('-') {
+            format!("{lhs}~ {} + {rhs}", extra.join(" + "))
+        } else {
+            format!("{text} + {}", extra.join(" + "))
+        };
+        let f = Formula::parse(&with).map_err(|e| TestCaseError::fail(format!("{with:?} does not parse: {e}")))?;
+        prop_assert!(!f.offsets.is_empty() && f.offsets.len() <= offsets.len());
+        let plain = Formula::parse(&text).unwrap();
+        prop_assert_eq!(&f.terms, &plain.terms);
+        prop_assert_eq!(f.intercept, plain.intercept);
+        check_round_trip(&f)?;
+        for o in &f.offsets {
+            for c in o.columns() {
+                prop_assert!(f.columns().contains(&c));
+            }
+        }
+    }
+}
+
+#[test]
+fn offset_is_a_term_like_call() {
+    let f = Formula::parse("Claims ~ District + Group + Age + offset(log(Holders))").unwrap();
+    let got: Vec<String> = f.terms.iter().map(Term::name).collect();
+    assert_eq!(got, ["District", "Group", "Age"]);
+    assert_eq!(f.offsets.len(), 1);
+    assert_eq!(f.offsets[0].to_string(), "log(Holders)");
+    assert_eq!(
+        f.columns(),
+        ["Claims", "District", "Group", "Age", "Holders"]
+    );
+    assert_eq!(
+        f.to_string(),
+        "Claims ~ District + Group + Age + offset(log(Holders))"
+    );
+    assert!(f.intercept);
+}
+
+#[test]
+fn offsets_are_kept_once_in_order_and_survive_dot_and_intercept_removal() {
+    let f = Formula::parse("y ~ offset(b) + x + offset(a) + offset(b) - 1").unwrap();
+    let shown: Vec<String> = f.offsets.iter().map(|o| o.to_string()).collect();
+    assert_eq!(shown, ["b", "a"]);
+    assert!(!f.intercept);
+    assert_eq!(f.to_string(), "y ~ x + offset(b) + offset(a) - 1");
+    let only = Formula::parse("y ~ offset(log(n))").unwrap();
+    assert!(only.terms.is_empty() && only.intercept);
+    assert_eq!(only.to_string(), "y ~ offset(log(n))");
+    let dot = Formula::parse("y ~ . + offset(log(n))").unwrap();
+    let expanded = dot.expand_dot(&["y".into(), "x".into(), "n".into()]);
+    assert_eq!(expanded.offsets, dot.offsets);
+    let got: Vec<String> = expanded.terms.iter().map(Term::name).collect();
+    assert_eq!(
+        got,
+        ["x", "n"],
+        "as in R, a column used by an offset is not excluded from `.`"
+    );
+    // `offset` without parentheses is an ordinary column.
+    let col = Formula::parse("y ~ offset + x").unwrap();
+    assert!(col.offsets.is_empty());
+    assert_eq!(col.terms.len(), 2);
+}
+
+#[test]
+fn offsets_deserialize_from_models_saved_without_them() {
+    let f = Formula::parse("y ~ x").unwrap();
+    let mut v = serde_json::to_value(&f).unwrap();
+    v.as_object_mut().unwrap().remove("offsets");
+    let back: Formula = serde_json::from_value(v).unwrap();
+    assert_eq!(back, f);
+}
+
+#[test]
+fn misplaced_offsets_are_positioned_errors() {
+    let cases = [
+        ("y ~ x - offset(z)", 8, "cannot be removed"),
+        ("y ~ x:offset(z)", 6, "on its own"),
+        ("y ~ offset(z)*x", 4, "on its own"),
+        ("y ~ (x + offset(z))^2", 9, "on its own"),
+        ("y ~ offset(a, b)", 4, "1 argument"),
+        ("y ~ offset()", 4, "1 argument"),
+        ("offset(y) ~ x", 0, "right side"),
+        ("y ~ I(offset(z))", 6, "right side"),
+        ("y ~ offset(z", 10, "never closed"),
+    ];
+    for (text, position, needle) in cases {
+        match Formula::parse(text) {
+            Err(Error::Formula {
+                position: p,
+                message,
+                ..
+            }) => {
+                assert_eq!(p, position, "{text}: {message}");
+                assert!(message.contains(needle), "{text}: {message}");
+            }
+            other => panic!("{text}: expected a formula error, got {other:?}"),
+        }
+    }
+}
