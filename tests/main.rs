@@ -4,3 +4,4 @@ mod cli;
 mod fuzz;
 mod pema;
 mod roundtrip;
+mod cli_summary;

@@ -1,10 +1,12 @@
 //! `rx`: the revoscale command-line tool. One subcommand per revoscale function; human-readable
 //! output by default, `--json` for machines; one-line errors and a non-zero exit on bad input.
 
+mod cube;
 mod demo;
 mod import;
 mod info;
 mod sources;
+mod summary;
 
 use std::process::ExitCode;
 
@@ -30,6 +32,12 @@ enum Command {
     Info(info::InfoArgs),
     /// An end-to-end walk-through on sample data that ships with revoscale.
     Demo(demo::DemoArgs),
+    /// Summary statistics: mean, standard deviation, min, max, counts; by category with `y ~ F`.
+    Summary(summary::SummaryArgs),
+    /// Counts and response means or sums per cell of factor combinations, one row per cell.
+    Cube(cube::CubeArgs),
+    /// Contingency tables of counts, sums or means, with marginals and chi-square tests.
+    Crosstabs(cube::CrossTabsArgs),
 }
 
 fn main() -> ExitCode {
@@ -38,6 +46,9 @@ fn main() -> ExitCode {
         Command::Import(a) => import::run(a),
         Command::Info(a) => info::run(a),
         Command::Demo(a) => demo::run(a),
+        Command::Summary(a) => summary::run(a),
+        Command::Cube(a) => cube::run_cube(a),
+        Command::Crosstabs(a) => cube::run_crosstabs(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,69 @@
+//! `rx summary <data> [--formula "~ a + b"]`: summary statistics (rx_summary), printed as
+//! RevoScaleR prints them or as one JSON object.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use revoscale::core::{Error, Result, RxLocalSeq};
+use revoscale::models::summary::{SummaryOptions, SummaryStat, rx_summary};
+
+use crate::sources::open_source;
+
+#[derive(Debug, Args)]
+pub struct SummaryArgs {
+    /// The data (.xdf, a composite .xdf directory, .parquet, .csv/.tsv/.txt).
+    pub data: PathBuf,
+    /// The terms to summarise, e.g. "~ x + g", "y ~ g" (y by category of g), "~ y:g:F(n)".
+    #[arg(long, short = 'f', default_value = "~ .")]
+    pub formula: String,
+    /// Probability weights column.
+    #[arg(long, conflicts_with = "fweights")]
+    pub pweights: Option<String>,
+    /// Frequency weights column.
+    #[arg(long)]
+    pub fweights: Option<String>,
+    /// Leave a row with a missing value in any term out of every term (revoscalepy's
+    /// by_term = False).
+    #[arg(long)]
+    pub complete_rows: bool,
+    /// Leave out factor levels and categories without valid observations.
+    #[arg(long)]
+    pub remove_zero_counts: bool,
+    /// The statistics to print, e.g. `--stats Mean,StdDev,Sum` (default: all but Sum).
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub stats: Vec<SummaryStat>,
+    /// Rows per chunk.
+    #[arg(long, value_name = "N")]
+    pub rows_per_read: Option<usize>,
+    /// Print one JSON object instead of the tables.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Prints the JSON text of a result (from `serde_json::to_string_pretty`) on stdout.
+pub fn print_json(text: serde_json::Result<String>) -> Result<()> {
+    let text = text.map_err(|e| Error::external("printing JSON", e))?;
+    println!("{text}");
+    Ok(())
+}
+
+pub fn run(args: SummaryArgs) -> Result<()> {
+    let data = open_source(&args.data, |t| t)?;
+    let mut options = SummaryOptions::default()
+        .by_term(!args.complete_rows)
+        .remove_zero_counts(args.remove_zero_counts);
+    options.pweights = args.pweights.clone();
+    options.fweights = args.fweights.clone();
+    if !args.stats.is_empty() {
+        options = options.summary_stats(args.stats.iter().copied());
+    }
+    if let Some(n) = args.rows_per_read {
+        options = options.rows_per_read(n);
+    }
+    let summary = rx_summary(&args.formula, data.as_ref(), &options, &RxLocalSeq)?;
+    if args.json {
+        return print_json(serde_json::to_string_pretty(&summary));
+    }
+    print!("{summary}");
+    Ok(())
+}
