@@ -46,7 +46,9 @@ use crate::dist::pchisq_upper;
 use crate::summary::format::{
     Count, count, num, serialize_count, serialize_count_lists, serialize_counts, table,
 };
-use crate::summary::{CellsPartial, Moments, Plan, Resolved, Resolver, expand_dot, weight_column};
+use crate::summary::{
+    CellsPartial, Moments, Plan, Resolved, Resolver, expand_dot, reject_offsets, weight_column,
+};
 
 /// Options of [`rx_cube`] (RevoScaleR's `rxCube` arguments).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -214,6 +216,7 @@ impl Tabulation {
             formula,
         };
         let w = weight_column(&resolver, weights.0, weights.1)?;
+        reject_offsets(&parsed, what)?;
         let parsed = expand_dot(&parsed, schema, w.as_deref());
         if parsed.terms.is_empty() {
             return Err(Error::Formula {

@@ -257,6 +257,18 @@ pub(crate) fn expand_dot(formula: &Formula, schema: &Schema, weights: Option<&st
     formula.expand_dot(&columns)
 }
 
+/// An error for `offset()` terms, which only models use.
+pub(crate) fn reject_offsets(formula: &Formula, what: &str) -> Result<()> {
+    match formula.offsets.first() {
+        None => Ok(()),
+        Some(o) => Err(Error::invalid(format!(
+            "offset({o}) in `{}`: offsets are for models (rx_glm); {what} has no use for them, \
+             leave it out",
+            formula.text
+        ))),
+    }
+}
+
 /// Statistics of one numeric term (a row of RevoScaleR's summary table), or of one category.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct NumericSummary {
@@ -444,6 +456,7 @@ impl SummaryPema {
             options.pweights.as_deref(),
             options.fweights.as_deref(),
         )?;
+        reject_offsets(&parsed, "rx_summary")?;
         let parsed = expand_dot(&parsed, schema, weights.as_deref());
         if parsed.terms.is_empty() {
             return Err(Error::Formula {

@@ -451,6 +451,8 @@ fn errors_say_what_to_do() {
         e.contains("one interaction term") && e.contains("A:B"),
         "{e}"
     );
+    let e = cube("y ~ a + offset(n)");
+    assert!(e.contains("offset(n)") && e.contains("rx_cube"), "{e}");
     let e = cube("y ~ a:zz");
     assert!(e.contains("'zz'") && e.contains("y ~ a:zz"), "{e}");
     let e = rx_crosstabs(

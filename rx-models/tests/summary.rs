@@ -787,6 +787,8 @@ fn errors_name_the_column_and_the_formula() {
         error("~ x +", &SummaryOptions::default()),
         Error::Formula { .. }
     ));
+    let e = error("~ x + offset(z)", &SummaryOptions::default()).to_string();
+    assert!(e.contains("offset(z)") && e.contains("leave it out"), "{e}");
     let e = error(
         "~ x",
         &SummaryOptions::default().fweights("w").pweights("w"),
