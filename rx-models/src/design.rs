@@ -165,6 +165,10 @@ pub struct Design {
     pub ncols: usize,
     /// The coding options.
     pub options: DesignOptions,
+    /// Offsets (`offset(log(n))` in the formula, or a model's offset column): summed, they are
+    /// added to the linear predictor with coefficient 1, in fitting and in prediction.
+    #[serde(default)]
+    pub offsets: Vec<Expr>,
     /// Where each level combination goes (derived from `coefs`, computed on first use).
     #[serde(skip)]
     layout: LayoutCache,
@@ -396,6 +400,20 @@ struct Plan {
     vars: Vec<Pending>,
 }
 
+/// Checks that an offset's columns are in the data and numeric.
+pub fn check_offset(offset: &Expr, schema: &Schema, source_name: &str) -> Result<()> {
+    for c in offset.columns() {
+        let f = field(schema, &c, source_name)?;
+        if !is_numeric_type(f.data_type()) {
+            return Err(Error::invalid(format!(
+                "offset({offset}): column '{c}' has type {}; an offset needs numeric columns",
+                f.data_type()
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn plan(formula: &Formula, schema: &Schema, source_name: &str) -> Result<Plan> {
     let formula = if formula.has_dot {
         let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
@@ -407,6 +425,9 @@ fn plan(formula: &Formula, schema: &Schema, source_name: &str) -> Result<Plan> {
         Some(v) => Some((v.name(), pending_var(v, schema, source_name)?)),
         None => None,
     };
+    for o in &formula.offsets {
+        check_offset(o, schema, source_name)?;
+    }
     let mut vars: Vec<(Var, Pending)> = Vec::new();
     let mut terms = Vec::new();
     for t in &formula.terms {
@@ -599,7 +620,7 @@ impl Design {
                     let mut margin_f: Vec<usize> = facs.iter().copied().filter(|&g| g != f).collect();
                     margin_f.sort_unstable();
                     let margin = (sets[ti].0.clone(), margin_f);
-                    !(margin.0.is_empty() && margin.1.is_empty()) && !sets[..ti].iter().any(|s| *s == margin)
+                    !((margin.0.is_empty() && margin.1.is_empty()) || sets[..ti].contains(&margin))
                 })
                 .collect();
             terms.push(TermSpec {
@@ -624,6 +645,7 @@ impl Design {
             coefs: Vec::new(),
             ncols: 0,
             options,
+            offsets: formula.offsets.clone(),
             layout: LayoutCache::default(),
         };
         design.expand_coefs();
@@ -717,6 +739,9 @@ impl Design {
         for f in &self.factors {
             push(f.column());
         }
+        for o in &self.offsets {
+            o.columns().iter().for_each(|c| push(c));
+        }
         for e in extra {
             push(e);
         }
@@ -788,6 +813,15 @@ impl Design {
             and_mask(&mut valid, ok);
             wts.push(vals);
         }
+        let mut offset: Option<Vec<f64>> = None;
+        for o in &self.offsets {
+            let a = o.evaluate(batch)?;
+            and_mask(&mut valid, a.nulls().map(|m| m.inner().clone()));
+            match &mut offset {
+                None => offset = Some(a.values().to_vec()),
+                Some(sum) => sum.iter_mut().zip(a.values().iter()).for_each(|(s, v)| *s += v),
+            }
+        }
         let rows: Vec<u32> = match &valid {
             None => (0..n as u32).collect(),
             Some(m) => m.set_indices().map(|i| i as u32).collect(),
@@ -799,6 +833,7 @@ impl Design {
             codes,
             response,
             weights: wts,
+            offset,
         })
     }
 
@@ -887,6 +922,14 @@ impl Design {
         })
     }
 
+    /// The offset of `frame.rows[start..start + len]` (the sum of the offsets; zeros without any).
+    pub fn offset_values(&self, frame: &Frame, start: usize, len: usize) -> Vec<f64> {
+        match &frame.offset {
+            None => vec![0.0; len],
+            Some(o) => frame.rows[start..start + len].iter().map(|&r| o[r as usize]).collect(),
+        }
+    }
+
     /// The response values of `frame.rows[start..start + len]`.
     pub fn response_values(&self, frame: &Frame, start: usize, len: usize) -> Vec<f64> {
         let Some((vals, _)) = &frame.response else {
@@ -943,6 +986,8 @@ pub struct Frame {
     pub response: Option<(ScalarBuffer<f64>, Option<BooleanBuffer>)>,
     /// Per weight column, its values.
     pub weights: Vec<ScalarBuffer<f64>>,
+    /// The sum of the design's offsets per row (`None` without offsets).
+    pub offset: Option<Vec<f64>>,
 }
 
 impl Frame {

@@ -13,6 +13,7 @@ pub mod dd;
 pub mod design;
 pub mod dist;
 pub mod family;
+pub mod glm;
 pub mod linmod;
 pub mod ls;
 pub mod summary;

@@ -4,3 +4,4 @@ mod golden;
 mod linmod_golden;
 mod summary;
 mod cube;
+mod glm_golden;

@@ -1,0 +1,1357 @@
+//! `rx_glm` and `rx_logit`: generalized linear models by iteratively reweighted least squares
+//! (IRLS), one pass over the data per iteration, in memory independent of the row count.
+//!
+//! The iteration is R's `glm.fit`, step for step, so that the results agree with R's `glm` to
+//! rounding:
+//!
+//! - **Start.** The first pass evaluates every row at R's starting value: `η = g(mustart)` with
+//!   the family's `initialize` (`(w·y + ½)/(w + 1)` for binomial, `y + 0.1` for Poisson, `y`
+//!   for gaussian, Gamma and inverse Gaussian, `y + 0.1·[y = 0]` for Tweedie).
+//! - **Each pass** at the current point (the start, or `β`) computes per row `η = xβ + offset`,
+//!   `μ = g⁻¹(η)`, the deviance `Σ dev.resids(y, μ, w)`, and folds the working rows
+//!   `√W·[x | z]`, `W = w·μ'(η)²/V(μ)`, `z = η − offset + (y − μ)/μ'(η)` (rows with `w > 0` and
+//!   `μ'(η) ≠ 0`, R's `good`) into a TSQR factor ([`crate::tsqr`]) that merges across chunks.
+//! - **Finish** compares the deviance at the current point with the previous one
+//!   (convergence below), and otherwise solves the least-squares problem of the pass for the
+//!   next `β` ([`crate::ls`], aliased columns as R's pivoting QR finds them) and asks for
+//!   another pass ([`Step::AnotherPass`]). A non-finite deviance, or a `μ`/`η` outside the
+//!   family's or link's domain, halves the step towards the previous `β` as R does
+//!   ("step size truncated"), in a pass of its own.
+//! - **Convergence.** R's rule (the default of [`rx_glm`]): `|dev − devold| / (|dev| + 0.1) <
+//!   ε`, `ε = 1e-8`, at most 25 iterations. [`rx_logit`] uses revoscalepy's rule instead (see
+//!   [`Convergence::RevoScale`]).
+//! - **Reported values.** As R: the coefficients of the last solve, their covariance from the
+//!   R factor of that last weighted least-squares problem (the weights of the point before
+//!   the last), the deviance at the coefficients, the dispersion `Σ W·r²/df` (R's Pearson
+//!   estimate with `W` the last working weights and `r = (y − μ)/μ'(η)` the working
+//!   residuals at the final `β`) for the families with a free dispersion, 1 for binomial and
+//!   Poisson; z statistics with a fixed dispersion, t statistics otherwise.
+//! - **Null deviance.** With an intercept and no offset: the deviance at the weighted mean of
+//!   `y`, in the second pass. Without an intercept: the deviance at `μ = g⁻¹(offset)`, in the
+//!   first pass. With an intercept and an offset, R fits the intercept-only model with the
+//!   offset; here that one-parameter IRLS runs alongside the model in the same passes (from
+//!   the family's starting values, where R starts it from the model's fitted values; both
+//!   iterate to the same minimum by R's rule), so it adds passes only if it needs more
+//!   iterations than the model.
+//!
+//! A fit takes `iterations + 1` passes: the pass that evaluates the deviance at the last `β`
+//! also decides convergence.
+
+use std::fmt;
+
+use arrow::record_batch::RecordBatch;
+use faer::Mat;
+use rx_core::formula::{Expr, Formula};
+use rx_core::source::DataSource;
+use rx_core::{ComputeContext, Error, Pema, Result, RxOptions, Step};
+use serde::{Deserialize, Serialize};
+
+use crate::dd::Dd;
+use crate::design::{Design, DesignOptions, Frame, ResponseSource};
+use crate::family::{AicSums, Family, Link};
+use crate::linmod::{Coefficient, LinearPredictor, finite, num, write_coef_table};
+use crate::tsqr::Tsqr;
+use crate::{dist, ls};
+
+/// When the IRLS iteration has converged.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Convergence {
+    /// R's `glm.control(epsilon)`: converged when `|dev − devold| / (|dev| + 0.1) < epsilon`.
+    Deviance {
+        /// R's `epsilon` (1e-8).
+        epsilon: f64,
+    },
+    /// revoscalepy's `rx_logit` / RevoScaleR's `rxGlm`: converged when either test passes
+    /// (a tolerance of 0 turns its test off):
+    /// - coefficients: `max_j |β_j − β_j,old| ≤ coef_tolerance · max_j |β_j|` (from the second
+    ///   iteration on, as the first starts from R's starting values rather than from a `β`);
+    /// - objective: `|dev − devold| ≤ objective_tolerance · |dev|`.
+    RevoScale {
+        /// revoscalepy's `coeff_tolerance` (1e-6).
+        coef_tolerance: f64,
+        /// revoscalepy's `objective_function_tolerance` (1e-8).
+        objective_tolerance: f64,
+    },
+}
+
+impl Default for Convergence {
+    fn default() -> Self {
+        Convergence::Deviance { epsilon: 1e-8 }
+    }
+}
+
+impl Convergence {
+    /// The tolerance of the deviance test, used also for the null model's iteration.
+    fn deviance_tolerance(&self) -> f64 {
+        match *self {
+            Convergence::Deviance { epsilon } => epsilon,
+            Convergence::RevoScale {
+                objective_tolerance,
+                ..
+            } if objective_tolerance > 0.0 => objective_tolerance,
+            Convergence::RevoScale { .. } => 1e-8,
+        }
+    }
+
+    fn check(&self) -> Result<()> {
+        let ok = match *self {
+            Convergence::Deviance { epsilon } => epsilon > 0.0 && epsilon.is_finite(),
+            Convergence::RevoScale {
+                coef_tolerance,
+                objective_tolerance,
+            } => {
+                coef_tolerance >= 0.0
+                    && objective_tolerance >= 0.0
+                    && (coef_tolerance > 0.0 || objective_tolerance > 0.0)
+                    && coef_tolerance.is_finite()
+                    && objective_tolerance.is_finite()
+            }
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::invalid(format!(
+                "convergence tolerances {self:?} are not valid: give a positive epsilon, or coefficient and objective tolerances of 0 or more, not both 0"
+            )))
+        }
+    }
+}
+
+/// Options of [`rx_glm`] (RevoScaleR's `rxGlm` arguments; R's `glm.control` defaults).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GlmOptions {
+    /// The error distribution.
+    pub family: Family,
+    /// The link (`None`: the family's default link).
+    pub link: Option<Link>,
+    /// Probability weights column (R's prior `weights`).
+    pub pweights: Option<String>,
+    /// Frequency weights column (each row counts this many times).
+    pub fweights: Option<String>,
+    /// A numeric column added to the linear predictor with coefficient 1 (as an `offset()`
+    /// term in the formula; both are summed when both are given).
+    pub offset: Option<String>,
+    /// Drop the first factor level instead of the last (R's `glm` coding).
+    pub drop_first: bool,
+    /// Report the coefficient covariance matrix.
+    pub cov_coef: bool,
+    /// At most this many IRLS iterations (R's `maxit`, revoscalepy's `max_iterations`: 25).
+    pub max_iterations: u32,
+    /// The convergence rule.
+    pub convergence: Convergence,
+    /// A column is aliased when its part orthogonal to the previous columns is at most this
+    /// fraction of its norm (R's `glm.fit` uses `min(1e-7, epsilon / 1000)`).
+    pub tolerance: f64,
+    /// Chunking and other general options.
+    pub rx: RxOptions,
+}
+
+impl Default for GlmOptions {
+    fn default() -> Self {
+        GlmOptions {
+            family: Family::Gaussian,
+            link: None,
+            pweights: None,
+            fweights: None,
+            offset: None,
+            drop_first: false,
+            cov_coef: false,
+            max_iterations: 25,
+            convergence: Convergence::default(),
+            tolerance: 1e-11,
+            rx: RxOptions::default(),
+        }
+    }
+}
+
+impl GlmOptions {
+    /// Options for `family` with its default link.
+    pub fn new(family: Family) -> Self {
+        GlmOptions {
+            family,
+            ..GlmOptions::default()
+        }
+    }
+    /// Sets the family.
+    pub fn family(mut self, family: Family) -> Self {
+        self.family = family;
+        self
+    }
+    /// Sets the link.
+    pub fn link(mut self, link: Link) -> Self {
+        self.link = Some(link);
+        self
+    }
+    /// Sets the probability weights column.
+    pub fn pweights(mut self, column: impl Into<String>) -> Self {
+        self.pweights = Some(column.into());
+        self
+    }
+    /// Sets the frequency weights column.
+    pub fn fweights(mut self, column: impl Into<String>) -> Self {
+        self.fweights = Some(column.into());
+        self
+    }
+    /// Sets the offset column.
+    pub fn offset(mut self, column: impl Into<String>) -> Self {
+        self.offset = Some(column.into());
+        self
+    }
+    /// Drops the first level of each factor (R's coding).
+    pub fn drop_first(mut self, yes: bool) -> Self {
+        self.drop_first = yes;
+        self
+    }
+    /// Reports the coefficient covariance matrix.
+    pub fn cov_coef(mut self, yes: bool) -> Self {
+        self.cov_coef = yes;
+        self
+    }
+    /// Sets the maximum number of iterations.
+    pub fn max_iterations(mut self, n: u32) -> Self {
+        self.max_iterations = n;
+        self
+    }
+    /// Sets the convergence rule.
+    pub fn convergence(mut self, rule: Convergence) -> Self {
+        self.convergence = rule;
+        self
+    }
+    /// Uses R's rule with this `epsilon`.
+    pub fn epsilon(mut self, epsilon: f64) -> Self {
+        self.convergence = Convergence::Deviance { epsilon };
+        self
+    }
+    /// Sets the chunk size (rows per read).
+    pub fn rows_per_read(mut self, rows: usize) -> Self {
+        self.rx.rows_per_read = rows;
+        self
+    }
+
+    fn weight_columns(&self) -> Vec<&str> {
+        self.pweights
+            .iter()
+            .chain(self.fweights.iter())
+            .map(String::as_str)
+            .collect()
+    }
+}
+
+/// Options of [`rx_logit`] (revoscalepy's arguments and defaults).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogitOptions {
+    /// Probability weights column.
+    pub pweights: Option<String>,
+    /// Frequency weights column.
+    pub fweights: Option<String>,
+    /// A numeric offset column.
+    pub offset: Option<String>,
+    /// Drop the first factor level instead of the last.
+    pub drop_first: bool,
+    /// Report the coefficient covariance matrix.
+    pub cov_coef: bool,
+    /// At most this many iterations (25).
+    pub max_iterations: u32,
+    /// Coefficient tolerance (1e-6; 0 turns the test off), see [`Convergence::RevoScale`].
+    pub coef_tolerance: f64,
+    /// Objective (deviance) tolerance (1e-8; 0 turns the test off).
+    pub objective_tolerance: f64,
+    /// Chunking and other general options.
+    pub rx: RxOptions,
+}
+
+impl Default for LogitOptions {
+    fn default() -> Self {
+        LogitOptions {
+            pweights: None,
+            fweights: None,
+            offset: None,
+            drop_first: false,
+            cov_coef: false,
+            max_iterations: 25,
+            coef_tolerance: 1e-6,
+            objective_tolerance: 1e-8,
+            rx: RxOptions::default(),
+        }
+    }
+}
+
+impl LogitOptions {
+    /// Sets the probability weights column.
+    pub fn pweights(mut self, column: impl Into<String>) -> Self {
+        self.pweights = Some(column.into());
+        self
+    }
+    /// Sets the frequency weights column.
+    pub fn fweights(mut self, column: impl Into<String>) -> Self {
+        self.fweights = Some(column.into());
+        self
+    }
+    /// Sets the offset column.
+    pub fn offset(mut self, column: impl Into<String>) -> Self {
+        self.offset = Some(column.into());
+        self
+    }
+    /// Drops the first level of each factor (R's coding).
+    pub fn drop_first(mut self, yes: bool) -> Self {
+        self.drop_first = yes;
+        self
+    }
+    /// Reports the coefficient covariance matrix.
+    pub fn cov_coef(mut self, yes: bool) -> Self {
+        self.cov_coef = yes;
+        self
+    }
+    /// Sets the maximum number of iterations.
+    pub fn max_iterations(mut self, n: u32) -> Self {
+        self.max_iterations = n;
+        self
+    }
+    /// Sets the coefficient tolerance.
+    pub fn coef_tolerance(mut self, tolerance: f64) -> Self {
+        self.coef_tolerance = tolerance;
+        self
+    }
+    /// Sets the objective tolerance.
+    pub fn objective_tolerance(mut self, tolerance: f64) -> Self {
+        self.objective_tolerance = tolerance;
+        self
+    }
+    /// Sets the chunk size (rows per read).
+    pub fn rows_per_read(mut self, rows: usize) -> Self {
+        self.rx.rows_per_read = rows;
+        self
+    }
+
+    /// The equivalent [`GlmOptions`]: binomial family, logit link, revoscalepy's convergence.
+    pub fn glm_options(&self) -> GlmOptions {
+        GlmOptions {
+            family: Family::Binomial,
+            link: Some(Link::Logit),
+            pweights: self.pweights.clone(),
+            fweights: self.fweights.clone(),
+            offset: self.offset.clone(),
+            drop_first: self.drop_first,
+            cov_coef: self.cov_coef,
+            max_iterations: self.max_iterations,
+            convergence: Convergence::RevoScale {
+                coef_tolerance: self.coef_tolerance,
+                objective_tolerance: self.objective_tolerance,
+            },
+            tolerance: GlmOptions::default().tolerance,
+            rx: self.rx.clone(),
+        }
+    }
+}
+
+/// A fitted generalized linear model (revoscalepy's `RxGlmResults` / `RxLogitResults`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RxGlm {
+    /// The formula as given.
+    pub formula: String,
+    /// The family.
+    pub family: Family,
+    /// The link.
+    pub link: Link,
+    /// Coefficients, in model order, aliased ones and dropped reference levels included;
+    /// `t_value` holds the z statistic (fixed dispersion) or the t statistic (estimated).
+    pub coefficients: Vec<Coefficient>,
+    /// Residual deviance.
+    pub deviance: f64,
+    /// Deviance of the intercept-only model (with the offset, if any), or of `μ = g⁻¹(offset)`
+    /// without an intercept.
+    pub null_deviance: f64,
+    /// Residual degrees of freedom (observations with a positive weight, minus the rank).
+    pub df_residual: f64,
+    /// Null degrees of freedom.
+    pub df_null: f64,
+    /// R's AIC (`None` where R gives `NA`, as for Tweedie).
+    pub aic: Option<f64>,
+    /// The dispersion: 1 for binomial and Poisson, else Pearson's χ² over `df_residual`.
+    pub dispersion: f64,
+    /// IRLS iterations (R's `iter`).
+    pub iterations: u32,
+    /// Whether the iteration converged.
+    pub converged: bool,
+    /// Whether a step was halved to stay inside the domain (R's `boundary`).
+    pub boundary: bool,
+    /// R's warnings, e.g. "fitted probabilities numerically 0 or 1 occurred".
+    pub warnings: Vec<String>,
+    /// Rows used.
+    pub n_valid: u64,
+    /// Rows dropped for a missing value.
+    pub n_missing: u64,
+    /// Condition number of the column-scaled weighted model matrix (2-norm).
+    pub condition_number: f64,
+    /// The coefficient covariance (estimated coefficients only, in order), when asked.
+    pub cov_coef: Option<Vec<Vec<f64>>>,
+    /// What prediction needs: the coding (offsets included), the coefficients, the unscaled
+    /// covariance, the dispersion and the link.
+    pub model: LinearPredictor,
+}
+
+/// Fits a generalized linear model: `formula` on `data` with `options.family` and link, by
+/// IRLS, one pass per iteration, with `context` deciding where the chunks are processed.
+pub fn rx_glm(
+    formula: &str,
+    data: &dyn DataSource,
+    options: &GlmOptions,
+    context: &impl ComputeContext,
+) -> Result<RxGlm> {
+    options.convergence.check()?;
+    if options.max_iterations == 0 {
+        return Err(Error::invalid("max_iterations must be at least 1"));
+    }
+    if !(options.tolerance >= 0.0 && options.tolerance < 1.0) {
+        return Err(Error::invalid(format!(
+            "the aliasing tolerance {} must be in [0, 1)",
+            options.tolerance
+        )));
+    }
+    let parsed = Formula::parse(formula)?;
+    if parsed.response.is_none() {
+        return Err(Error::Formula {
+            formula: formula.to_string(),
+            position: 0,
+            message: "a generalized linear model needs a response: write `y ~ terms`".into(),
+        });
+    }
+    let mut design = Design::resolve(
+        &parsed,
+        data,
+        DesignOptions {
+            drop_first: options.drop_first,
+        },
+        context,
+        &options.rx,
+    )?;
+    if options.family != Family::Binomial
+        && matches!(
+            design.response.as_ref().map(|r| &r.source),
+            Some(ResponseSource::Factor(_))
+        )
+    {
+        return Err(Error::invalid(format!(
+            "{formula}: the response is a factor; only the binomial family (rx_logit, or rx_glm with family binomial) takes a factor response"
+        )));
+    }
+    if let Some(column) = &options.offset {
+        let offset = Expr::Column(column.clone());
+        crate::design::check_offset(&offset, data.schema()?.as_ref(), &data.name())?;
+        design.offsets.push(offset);
+    }
+    let link = options.link.unwrap_or(options.family.default_link());
+    let mut pema = GlmPema::new(design, link, options);
+    context.run(&mut pema, data, &options.rx)
+}
+
+/// Fits a logistic regression (binomial family, logit link) with revoscalepy's defaults: at
+/// most 25 iterations, converged when the coefficients change by at most 1e-6 relative or the
+/// deviance by at most 1e-8 relative ([`Convergence::RevoScale`]). The response is 0/1 (or
+/// proportions), or a factor whose first level is 0 and every other level 1.
+pub fn rx_logit(
+    formula: &str,
+    data: &dyn DataSource,
+    options: &LogitOptions,
+    context: &impl ComputeContext,
+) -> Result<RxGlm> {
+    rx_glm(formula, data, &options.glm_options(), context)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The PEMA
+
+/// Where a pass evaluates the rows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+enum Point {
+    /// R's starting values: `η = g(mustart(y))`.
+    Start,
+    /// `η = Xβ + offset`, `β` per model-matrix column (0 for aliased ones).
+    Beta(Vec<f64>),
+}
+
+/// How the null deviance is found.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum NullMode {
+    /// Intercept, no offset: the deviance at the weighted mean of `y` (second pass).
+    Mean,
+    /// No intercept: the deviance at `g⁻¹(offset)` (first pass).
+    LinkinvOffset,
+    /// Intercept and offset: a one-parameter IRLS alongside the model.
+    Irls,
+}
+
+/// Counts from the first pass.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GlmCounts {
+    /// Rows used.
+    pub n_valid: u64,
+    /// Rows with a missing value.
+    pub n_missing: u64,
+    /// Observations with a positive prior weight, counted by their frequency weight (R's
+    /// `n.ok`).
+    pub n_obs: f64,
+    /// `Σ w` (prior times frequency weights).
+    pub sum_w: Dd,
+    /// `Σ w y`.
+    pub sum_wy: Dd,
+    /// Rows whose `w·y` is not a whole number (binomial).
+    pub non_integer: u64,
+}
+
+impl GlmCounts {
+    fn merge(&mut self, o: &GlmCounts) {
+        self.n_valid += o.n_valid;
+        self.n_missing += o.n_missing;
+        self.n_obs += o.n_obs;
+        self.sum_w = self.sum_w.add(o.sum_w);
+        self.sum_wy = self.sum_wy.add(o.sum_wy);
+        self.non_integer += o.non_integer;
+    }
+}
+
+/// The null model's part of a pass.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct NullPartial {
+    /// The null deviance (at the mean, at `g⁻¹(offset)`, or at the null IRLS point).
+    pub dev: Dd,
+    /// `Σ W` of the null IRLS.
+    pub sum_w: Dd,
+    /// `Σ W z` of the null IRLS.
+    pub sum_wz: Dd,
+    /// Rows where the null point is outside the domain.
+    pub invalid: u64,
+}
+
+/// What one pass of [`GlmPema`] accumulates; partials of the same pass merge.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GlmPartial {
+    /// Whether the pass fits the model (false when only the null model is still iterating).
+    pub fit: bool,
+    /// The R factor of `[√W·X | √W·z]` at the pass's point.
+    pub tsqr: Tsqr,
+    /// `Σ dev.resids(y, μ, w)`.
+    pub dev: Dd,
+    /// Rows where `η` or `μ` is outside the link's or family's domain.
+    pub invalid: u64,
+    /// Rows in the least-squares problem with a zero or undefined variance, or a non-finite
+    /// working weight or response.
+    pub bad_rows: u64,
+    /// Rows in the least-squares problem (R's `good`).
+    pub informative: u64,
+    /// `Σ W_prev·r²`: the working weights of the previous point and the working residuals
+    /// at this one (the Pearson statistic R's `summary.glm` computes after the last iteration).
+    pub pearson: Dd,
+    /// The sums of the AIC at this point.
+    pub aic: AicSums,
+    /// Rows with a fitted probability numerically 0 or 1 (binomial) or a rate numerically 0
+    /// (Poisson).
+    pub extreme: u64,
+    /// Counts (meaningful in the first pass).
+    pub counts: GlmCounts,
+    /// The null model's part.
+    pub null: NullPartial,
+}
+
+/// The null model's one-parameter IRLS.
+#[derive(Debug, Clone, PartialEq)]
+struct NullIrls {
+    /// The current intercept (`None`: the starting values).
+    point: Option<f64>,
+    /// The last accepted intercept (for step halving).
+    old: Option<f64>,
+    devold: f64,
+    iter: u32,
+    halvings: u32,
+}
+
+/// The model's iteration state.
+#[derive(Debug, Clone)]
+struct Iteration {
+    /// The point the next pass evaluates.
+    point: Point,
+    /// The point of the last least-squares solve (its weights give the covariance).
+    wls_point: Option<Point>,
+    /// The last solve.
+    wls_fit: Option<ls::LsFit>,
+    /// The last accepted `β` (R's `coefold`).
+    coefold: Option<Vec<f64>>,
+    devold: f64,
+    iter: u32,
+    halvings: u32,
+    boundary: bool,
+}
+
+/// The model's part of the result, kept while the null model still iterates.
+#[derive(Debug, Clone)]
+struct Finished {
+    fit: ls::LsFit,
+    beta: Vec<f64>,
+    partial: GlmPartial,
+    converged: bool,
+}
+
+/// `rx_glm` as a PEMA.
+#[derive(Debug, Clone)]
+pub struct GlmPema {
+    design: Design,
+    family: Family,
+    link: Link,
+    options: GlmOptions,
+    null_mode: NullMode,
+    it: Iteration,
+    counts: Option<GlmCounts>,
+    /// The weighted mean of `y` (null mode `Mean`), known after the first pass.
+    null_mean: Option<f64>,
+    null_irls: NullIrls,
+    /// The null deviance and whether its fit converged, once known.
+    null_done: Option<(f64, bool)>,
+    finished: Option<Finished>,
+    warnings: Vec<String>,
+    /// Passes finished.
+    passes: u32,
+}
+
+/// One row's inputs.
+#[derive(Debug, Clone, Copy)]
+struct Row {
+    y: f64,
+    /// Prior (probability) weight.
+    w: f64,
+    /// Frequency weight.
+    f: f64,
+    offset: f64,
+}
+
+impl GlmPema {
+    /// The analysis of a resolved design (its offsets included) with `link`.
+    pub fn new(design: Design, link: Link, options: &GlmOptions) -> Self {
+        let null_mode = match (design.intercept, design.offsets.is_empty()) {
+            (true, true) => NullMode::Mean,
+            (true, false) => NullMode::Irls,
+            (false, _) => NullMode::LinkinvOffset,
+        };
+        GlmPema {
+            family: options.family,
+            link,
+            options: options.clone(),
+            null_mode,
+            it: Iteration {
+                point: Point::Start,
+                wls_point: None,
+                wls_fit: None,
+                coefold: None,
+                devold: f64::NAN,
+                iter: 0,
+                halvings: 0,
+                boundary: false,
+            },
+            counts: None,
+            null_mean: None,
+            null_irls: NullIrls {
+                point: None,
+                old: None,
+                devold: f64::NAN,
+                iter: 0,
+                halvings: 0,
+            },
+            null_done: None,
+            finished: None,
+            warnings: Vec::new(),
+            passes: 0,
+            design,
+        }
+    }
+
+    fn warn(&mut self, message: &str) {
+        if !self.warnings.iter().any(|w| w == message) {
+            self.warnings.push(message.to_string());
+        }
+    }
+
+    /// `η` of the rows of a block at `point`.
+    fn eta(&self, point: &Point, x: &Mat<f64>, rows: &[Row]) -> Vec<f64> {
+        match point {
+            Point::Start => rows
+                .iter()
+                .map(|r| self.link.link(self.family.mustart(r.y, r.w)))
+                .collect(),
+            Point::Beta(beta) => {
+                let mut eta: Vec<f64> = vec![0.0; rows.len()];
+                for (j, &b) in beta.iter().enumerate() {
+                    if b == 0.0 {
+                        continue;
+                    }
+                    let col = x.col(j);
+                    for (i, e) in eta.iter_mut().enumerate() {
+                        *e += col[i] * b;
+                    }
+                }
+                for (e, r) in eta.iter_mut().zip(rows) {
+                    *e += r.offset;
+                }
+                eta
+            }
+        }
+    }
+
+    fn rows(&self, frame: &Frame, start: usize, len: usize) -> Vec<Row> {
+        let y = self.design.response_values(frame, start, len);
+        let off = self.design.offset_values(frame, start, len);
+        frame.rows[start..start + len]
+            .iter()
+            .enumerate()
+            .map(|(i, &r)| {
+                let r = r as usize;
+                let mut k = 0;
+                let mut w = 1.0;
+                let mut f = 1.0;
+                if self.options.pweights.is_some() {
+                    w = frame.weights[k][r];
+                    k += 1;
+                }
+                if self.options.fweights.is_some() {
+                    f = frame.weights[k][r];
+                }
+                Row {
+                    y: y[i],
+                    w,
+                    f,
+                    offset: off[i],
+                }
+            })
+            .collect()
+    }
+
+    /// Working weight `W` and working response `z` at `η` (`None` when the row is not in the
+    /// least-squares problem: zero weight or `μ'(η) = 0`).
+    fn working(&self, r: &Row, eta: f64) -> Option<(f64, f64)> {
+        let me = self.link.mu_eta(eta);
+        if r.w <= 0.0 || me == 0.0 {
+            return None;
+        }
+        let mu = self.link.inverse(eta);
+        let v = self.family.variance(mu);
+        Some((r.w * me * me / v, eta - r.offset + (r.y - mu) / me))
+    }
+}
+
+impl Pema for GlmPema {
+    type Partial = GlmPartial;
+    type Output = RxGlm;
+
+    fn columns(&self) -> Vec<String> {
+        self.design.columns(&self.options.weight_columns())
+    }
+
+    fn init(&self) -> GlmPartial {
+        let fit = self.finished.is_none();
+        GlmPartial {
+            fit,
+            tsqr: Tsqr::new(if fit { self.design.ncols + 1 } else { 0 }),
+            dev: Dd::ZERO,
+            invalid: 0,
+            bad_rows: 0,
+            informative: 0,
+            pearson: Dd::ZERO,
+            aic: AicSums::default(),
+            extreme: 0,
+            counts: GlmCounts::default(),
+            null: NullPartial::default(),
+        }
+    }
+
+    fn process(&self, acc: &mut GlmPartial, chunk: &RecordBatch) -> Result<()> {
+        let frame = self
+            .design
+            .frame(chunk, &self.options.weight_columns(), true)?;
+        acc.counts.n_missing += frame.n_missing() as u64;
+        acc.counts.n_valid += frame.rows.len() as u64;
+        let p = self.design.ncols;
+        let first = self.it.point == Point::Start;
+        let binomial = self.family == Family::Binomial;
+        let eps10 = 10.0 * f64::EPSILON;
+        let mut x = Mat::<f64>::zeros(frame.rows.len().min(Tsqr::BLOCK), p);
+        let mut start = 0;
+        while start < frame.rows.len() {
+            let len = (frame.rows.len() - start).min(Tsqr::BLOCK);
+            self.design
+                .fill(&frame, start, x.as_mut().submatrix_mut(0, 0, len, p));
+            let rows = self.rows(&frame, start, len);
+            if first {
+                for r in &rows {
+                    if let Err(message) = self.family.check_response(r.y, r.w, self.link) {
+                        let name = self
+                            .design
+                            .response
+                            .as_ref()
+                            .map_or("y", |s| s.name.as_str());
+                        return Err(Error::BadValue {
+                            location: format!("{}: response '{name}'", self.design.formula),
+                            message,
+                        });
+                    }
+                    if r.w > 0.0 {
+                        acc.counts.n_obs += r.f;
+                    }
+                    acc.counts.sum_w = acc.counts.sum_w.add_f64(r.f * r.w);
+                    acc.counts.sum_wy = acc.counts.sum_wy.add_prod(r.f * r.w, r.y);
+                    let m = r.w * r.y;
+                    if binomial && (m - m.round_ties_even()).abs() > 1e-3 {
+                        acc.counts.non_integer += 1;
+                    }
+                }
+            }
+            // The model at its current point.
+            let mut sw = vec![0.0; len];
+            let mut swz = vec![0.0; len];
+            if acc.fit {
+                let eta = self.eta(&self.it.point, &x, &rows);
+                let eta_prev = self.it.wls_point.as_ref().map(|pt| self.eta(pt, &x, &rows));
+                for (i, r) in rows.iter().enumerate() {
+                    let e = eta[i];
+                    let mu = self.link.inverse(e);
+                    if !(self.link.valideta(e) && self.family.validmu(mu)) {
+                        acc.invalid += 1;
+                    }
+                    if r.w > 0.0 {
+                        acc.dev = acc.dev.add_f64(r.f * self.family.dev_resid(r.y, mu, r.w));
+                    }
+                    self.family.aic_add(&mut acc.aic, r.y, mu, r.w, r.f);
+                    let extreme = match self.family {
+                        Family::Binomial => mu > 1.0 - eps10 || mu < eps10,
+                        Family::Poisson => mu < eps10,
+                        _ => false,
+                    };
+                    if extreme {
+                        acc.extreme += 1;
+                    }
+                    if let Some((ww, z)) = self.working(r, e) {
+                        let s = (r.f * ww).sqrt();
+                        if s.is_finite() && z.is_finite() && ww > 0.0 {
+                            sw[i] = s;
+                            swz[i] = s * z;
+                            acc.informative += 1;
+                        } else {
+                            acc.bad_rows += 1;
+                        }
+                    }
+                    if let Some(ep) = &eta_prev
+                        && let Some((ww_prev, _)) = self.working(r, ep[i])
+                    {
+                        let res = (r.y - mu) / self.link.mu_eta(e);
+                        acc.pearson = acc.pearson.add_f64(r.f * ww_prev * res * res);
+                    }
+                }
+                acc.tsqr.add_rows(len, |mut m| {
+                    for j in 0..p {
+                        let src = x.col(j);
+                        let mut dst = m.as_mut().col_mut(j);
+                        for i in 0..len {
+                            dst[i] = src[i] * sw[i];
+                        }
+                    }
+                    for i in 0..len {
+                        m[(i, p)] = swz[i];
+                    }
+                });
+            }
+            // The null model.
+            match self.null_mode {
+                NullMode::Mean => {
+                    if let Some(mean) = self.null_mean
+                        && self.null_done.is_none()
+                    {
+                        for r in rows.iter().filter(|r| r.w > 0.0) {
+                            acc.null.dev = acc
+                                .null
+                                .dev
+                                .add_f64(r.f * self.family.dev_resid(r.y, mean, r.w));
+                        }
+                    }
+                }
+                NullMode::LinkinvOffset => {
+                    if first {
+                        for r in rows.iter().filter(|r| r.w > 0.0) {
+                            let mu = self.link.inverse(r.offset);
+                            acc.null.dev = acc
+                                .null
+                                .dev
+                                .add_f64(r.f * self.family.dev_resid(r.y, mu, r.w));
+                        }
+                    }
+                }
+                NullMode::Irls => {
+                    if self.null_done.is_none() {
+                        for r in &rows {
+                            let e = match self.null_irls.point {
+                                None => self.link.link(self.family.mustart(r.y, r.w)),
+                                Some(b) => b + r.offset,
+                            };
+                            let mu = self.link.inverse(e);
+                            if !(self.link.valideta(e) && self.family.validmu(mu)) {
+                                acc.null.invalid += 1;
+                            }
+                            if r.w > 0.0 {
+                                acc.null.dev = acc
+                                    .null
+                                    .dev
+                                    .add_f64(r.f * self.family.dev_resid(r.y, mu, r.w));
+                            }
+                            if let Some((ww, z)) = self.working(r, e)
+                                && ww.is_finite()
+                                && z.is_finite()
+                            {
+                                acc.null.sum_w = acc.null.sum_w.add_f64(r.f * ww);
+                                acc.null.sum_wz = acc.null.sum_wz.add_prod(r.f * ww, z);
+                            }
+                        }
+                    }
+                }
+            }
+            start += len;
+        }
+        Ok(())
+    }
+
+    fn merge(&self, into: &mut GlmPartial, other: GlmPartial) -> Result<()> {
+        if into.fit != other.fit {
+            return Err(Error::invalid(
+                "internal: merging partials of different passes",
+            ));
+        }
+        into.tsqr.merge(&other.tsqr);
+        into.dev = into.dev.add(other.dev);
+        into.invalid += other.invalid;
+        into.bad_rows += other.bad_rows;
+        into.informative += other.informative;
+        into.pearson = into.pearson.add(other.pearson);
+        into.aic.merge(&other.aic);
+        into.extreme += other.extreme;
+        into.counts.merge(&other.counts);
+        into.null.dev = into.null.dev.add(other.null.dev);
+        into.null.sum_w = into.null.sum_w.add(other.null.sum_w);
+        into.null.sum_wz = into.null.sum_wz.add(other.null.sum_wz);
+        into.null.invalid += other.null.invalid;
+        Ok(())
+    }
+
+    fn finish(&mut self, acc: GlmPartial) -> Result<Step<RxGlm>> {
+        self.passes += 1;
+        if self.counts.is_none() {
+            if acc.counts.n_valid == 0 {
+                return Err(Error::invalid(format!(
+                    "{}: no rows without missing values; check the formula's columns and the data",
+                    self.design.formula
+                )));
+            }
+            if acc.counts.n_obs <= 0.0 {
+                return Err(Error::invalid(format!(
+                    "{}: every row has a zero weight; the model needs rows with positive weights",
+                    self.design.formula
+                )));
+            }
+            if acc.counts.non_integer > 0 {
+                self.warn("non-integer #successes in a binomial glm!");
+            }
+            if self.null_mode == NullMode::Mean {
+                self.null_mean = Some(acc.counts.sum_wy.div(acc.counts.sum_w).to_f64());
+            }
+            self.counts = Some(acc.counts.clone());
+        }
+        self.finish_null(&acc)?;
+        if acc.fit {
+            self.finish_model(acc)?;
+        }
+        match (&self.finished, &self.null_done) {
+            (Some(_), Some(_)) => {
+                let Some(fin) = self.finished.take() else {
+                    return Err(Error::invalid("internal: no fit"));
+                };
+                Ok(Step::Done(self.result(fin)))
+            }
+            _ => Ok(Step::AnotherPass),
+        }
+    }
+}
+
+impl GlmPema {
+    /// The null model's step at the end of a pass.
+    fn finish_null(&mut self, acc: &GlmPartial) -> Result<()> {
+        if self.null_done.is_some() {
+            return Ok(());
+        }
+        match self.null_mode {
+            NullMode::LinkinvOffset => {
+                self.null_done = Some((acc.null.dev.to_f64(), true));
+            }
+            NullMode::Mean => {
+                // The first pass finds the mean; the second evaluates the deviance there.
+                if self.passes > 1 {
+                    self.null_done = Some((acc.null.dev.to_f64(), true));
+                }
+            }
+            NullMode::Irls => {
+                let maxit = self.options.max_iterations;
+                let n = &mut self.null_irls;
+                let dev = acc.null.dev.to_f64();
+                let next = || {
+                    let sw = acc.null.sum_w.to_f64();
+                    (sw > 0.0).then(|| acc.null.sum_wz.div(acc.null.sum_w).to_f64())
+                };
+                match n.point {
+                    None => {
+                        if acc.null.invalid > 0 || !dev.is_finite() {
+                            return Err(Error::invalid(format!(
+                                "{}: cannot find valid starting values for the null model",
+                                self.design.formula
+                            )));
+                        }
+                        n.devold = dev;
+                        n.iter = 1;
+                        n.point = next();
+                        if n.point.is_none() {
+                            self.null_done = Some((f64::NAN, false));
+                        }
+                    }
+                    Some(b) => {
+                        if acc.null.invalid > 0 || !dev.is_finite() {
+                            match n.old {
+                                Some(old) if n.halvings < maxit => {
+                                    n.halvings += 1;
+                                    n.point = Some((b + old) / 2.0);
+                                }
+                                _ => self.null_done = Some((f64::NAN, false)),
+                            }
+                        } else {
+                            let eps = self.options.convergence.deviance_tolerance();
+                            if (dev - n.devold).abs() / (dev.abs() + 0.1) < eps {
+                                self.null_done = Some((dev, true));
+                            } else if n.iter >= maxit {
+                                self.null_done = Some((dev, false));
+                            } else {
+                                n.devold = dev;
+                                n.old = Some(b);
+                                n.iter += 1;
+                                n.point = next();
+                                if n.point.is_none() {
+                                    self.null_done = Some((dev, false));
+                                }
+                            }
+                        }
+                    }
+                }
+                if self.null_done.is_some_and(|(_, converged)| !converged) {
+                    self.warn("fitting to calculate the null deviance did not converge -- increase 'maxit'?");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The model's step at the end of a pass: converged, halve the step, or solve for the
+    /// next `β`.
+    fn finish_model(&mut self, acc: GlmPartial) -> Result<()> {
+        let formula = self.design.formula.clone();
+        let maxit = self.options.max_iterations;
+        let dev = acc.dev.to_f64();
+        if self.it.point == Point::Start {
+            if acc.invalid > 0 || !dev.is_finite() {
+                return Err(Error::invalid(format!(
+                    "{formula}: cannot find valid starting values for the {} family with the {} link; try another link",
+                    self.family.name(),
+                    self.link.name()
+                )));
+            }
+            self.it.devold = dev;
+            return self.solve(&acc, formula);
+        }
+        let Point::Beta(beta) = self.it.point.clone() else {
+            return Err(Error::invalid("internal: no coefficients"));
+        };
+        if !dev.is_finite() || acc.invalid > 0 {
+            // R's step halving: back towards the last accepted coefficients.
+            let Some(old) = self.it.coefold.clone() else {
+                return Err(Error::invalid(format!(
+                    "{formula}: no valid set of coefficients has been found (the first step leaves the {} family's domain); try another link or check the response",
+                    self.family.name()
+                )));
+            };
+            self.warn(if dev.is_finite() {
+                "step size truncated: out of bounds"
+            } else {
+                "step size truncated due to divergence"
+            });
+            self.it.halvings += 1;
+            if self.it.halvings > maxit {
+                return Err(Error::invalid(format!(
+                    "{formula}: the IRLS step could not be brought back inside the domain after {maxit} halvings; try another link"
+                )));
+            }
+            self.it.boundary = true;
+            self.it.point =
+                Point::Beta(beta.iter().zip(&old).map(|(b, o)| (b + o) / 2.0).collect());
+            return Ok(());
+        }
+        if acc.bad_rows > 0 {
+            return Err(Error::invalid(format!(
+                "{formula}: the variance or the working weights are zero or undefined at iteration {} ({} rows); the model cannot be fitted with the {} family and the {} link",
+                self.it.iter,
+                acc.bad_rows,
+                self.family.name(),
+                self.link.name()
+            )));
+        }
+        let converged = match self.options.convergence {
+            Convergence::Deviance { epsilon } => {
+                (dev - self.it.devold).abs() / (dev.abs() + 0.1) < epsilon
+            }
+            Convergence::RevoScale {
+                coef_tolerance,
+                objective_tolerance,
+            } => {
+                let objective = objective_tolerance > 0.0
+                    && (dev - self.it.devold).abs() <= objective_tolerance * dev.abs();
+                let coefficients = coef_tolerance > 0.0
+                    && self.it.coefold.as_ref().is_some_and(|old| {
+                        let step = beta
+                            .iter()
+                            .zip(old)
+                            .map(|(b, o)| (b - o).abs())
+                            .fold(0.0, f64::max);
+                        let size = beta.iter().map(|b| b.abs()).fold(0.0, f64::max);
+                        step <= coef_tolerance * size
+                    });
+                objective || coefficients
+            }
+        };
+        if converged || self.it.iter >= maxit {
+            let Some(fit) = self.it.wls_fit.take() else {
+                return Err(Error::invalid("internal: no least-squares fit"));
+            };
+            if !converged {
+                self.warn("algorithm did not converge");
+            }
+            self.finished = Some(Finished {
+                fit,
+                beta,
+                partial: acc,
+                converged,
+            });
+            return Ok(());
+        }
+        self.it.devold = dev;
+        self.it.coefold = Some(beta);
+        self.solve(&acc, formula)
+    }
+
+    /// Solves the pass's weighted least-squares problem for the next `β`.
+    fn solve(&mut self, acc: &GlmPartial, formula: String) -> Result<()> {
+        if acc.informative == 0 {
+            return Err(Error::invalid(format!(
+                "{formula}: no observation is informative at iteration {} (every working weight is zero)",
+                self.it.iter + 1
+            )));
+        }
+        let fit = ls::solve(&acc.tsqr.r(), self.options.tolerance);
+        if fit.beta.iter().any(|b| !b.is_finite()) {
+            return Err(Error::invalid(format!(
+                "{formula}: non-finite coefficients at iteration {}; the model cannot be fitted (check the data for extreme values, or try another link)",
+                self.it.iter + 1
+            )));
+        }
+        let mut beta = vec![0.0; self.design.ncols];
+        for (k, &j) in fit.kept.iter().enumerate() {
+            beta[j] = fit.beta[k];
+        }
+        self.it.iter += 1;
+        self.it.wls_point = Some(std::mem::replace(&mut self.it.point, Point::Beta(beta)));
+        self.it.wls_fit = Some(fit);
+        Ok(())
+    }
+
+    fn result(&mut self, fin: Finished) -> RxGlm {
+        if self.it.boundary {
+            self.warn("algorithm stopped at boundary value");
+        }
+        if fin.partial.extreme > 0 {
+            match self.family {
+                Family::Binomial => self.warn("fitted probabilities numerically 0 or 1 occurred"),
+                Family::Poisson => self.warn("fitted rates numerically 0 occurred"),
+                _ => {}
+            }
+        }
+        let design = &self.design;
+        let p = design.ncols;
+        let counts = self.counts.clone().unwrap_or_default();
+        let acc = &fin.partial;
+        let fit = &fin.fit;
+        let rank = fit.kept.len();
+        let deviance = acc.dev.to_f64();
+        let df_residual = counts.n_obs - rank as f64;
+        let df_null = counts.n_obs - if design.intercept { 1.0 } else { 0.0 };
+        let estimated = self.family.estimates_dispersion();
+        let dispersion = if !estimated {
+            1.0
+        } else if df_residual > 0.0 {
+            acc.pearson.to_f64() / df_residual
+        } else {
+            f64::NAN
+        };
+        let cov = ls::cov_unscaled(&fit.r);
+        let mut se = vec![f64::NAN; p];
+        for (k, &j) in fit.kept.iter().enumerate() {
+            se[j] = (dispersion * cov[(k, k)]).sqrt();
+        }
+        let beta = &fin.beta;
+        let coefficients = design
+            .coefs
+            .iter()
+            .map(|c| match c.column {
+                Some(j) if !fit.aliased[j] => {
+                    let stat = beta[j] / se[j];
+                    let p_value = if !estimated {
+                        dist::z_two_sided_p(stat)
+                    } else {
+                        dist::t_two_sided_p(stat, df_residual)
+                    };
+                    Coefficient {
+                        term: c.name.clone(),
+                        estimate: Some(beta[j]),
+                        std_error: finite(se[j]),
+                        t_value: finite(stat),
+                        p_value: finite(p_value),
+                        aliased: false,
+                    }
+                }
+                _ => Coefficient {
+                    term: c.name.clone(),
+                    estimate: None,
+                    std_error: None,
+                    t_value: None,
+                    p_value: None,
+                    aliased: true,
+                },
+            })
+            .collect();
+        let mut cov_unscaled = vec![0.0; p * p];
+        for (a, &i) in fit.kept.iter().enumerate() {
+            for (b, &j) in fit.kept.iter().enumerate() {
+                cov_unscaled[i * p + j] = cov[(a, b)];
+            }
+        }
+        let cov_coef = self.options.cov_coef.then(|| {
+            (0..rank)
+                .map(|a| (0..rank).map(|b| dispersion * cov[(a, b)]).collect())
+                .collect()
+        });
+        let aic = self
+            .family
+            .aic(&acc.aic, deviance)
+            .map(|a| a + 2.0 * rank as f64);
+        let (null_deviance, _) = self.null_done.unwrap_or((f64::NAN, false));
+        RxGlm {
+            formula: design.formula.clone(),
+            family: self.family,
+            link: self.link,
+            coefficients,
+            deviance,
+            null_deviance,
+            df_residual,
+            df_null,
+            aic,
+            dispersion,
+            iterations: self.it.iter,
+            converged: fin.converged,
+            boundary: self.it.boundary,
+            warnings: self.warnings.clone(),
+            n_valid: counts.n_valid,
+            n_missing: counts.n_missing,
+            condition_number: ls::condition_number(&fit.r),
+            cov_coef,
+            model: LinearPredictor {
+                design: design.clone(),
+                beta: beta.clone(),
+                aliased: fit.aliased.clone(),
+                cov_unscaled,
+                dispersion,
+                df_residual,
+                link: self.link,
+                cube: None,
+            },
+        }
+    }
+}
+
+impl fmt::Display for RxGlm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let family = match self.family {
+            Family::Tweedie { var_power, .. } => format!("Tweedie (var_power = {var_power})"),
+            other => other.name().to_string(),
+        };
+        writeln!(
+            f,
+            "Call:\nrx_glm(formula = {}, family = {family}, link = {})\n",
+            self.formula,
+            self.link.name()
+        )?;
+        writeln!(f, "Generalized Linear Model Results for: {}", self.formula)?;
+        writeln!(f, "Family: {family}, link: {}", self.link.name())?;
+        writeln!(
+            f,
+            "Total independent variables: {} (Including number dropped: {})",
+            self.coefficients.len(),
+            self.coefficients.iter().filter(|c| c.aliased).count()
+        )?;
+        writeln!(f, "Number of valid observations: {}", self.n_valid)?;
+        writeln!(f, "Number of missing observations: {}\n", self.n_missing)?;
+        writeln!(f, "Coefficients:")?;
+        let stat = if self.family.estimates_dispersion() {
+            "t value"
+        } else {
+            "z value"
+        };
+        write_coef_table(f, &self.coefficients, stat)?;
+        writeln!(f, "---")?;
+        if self.family.estimates_dispersion() {
+            writeln!(
+                f,
+                "(Dispersion parameter for {family} family taken to be {})\n",
+                num(self.dispersion)
+            )?;
+        } else {
+            writeln!(
+                f,
+                "(Dispersion parameter for {family} family taken to be 1)\n"
+            )?;
+        }
+        writeln!(
+            f,
+            "    Null deviance: {}  on {}  degrees of freedom",
+            num(self.null_deviance),
+            self.df_null
+        )?;
+        writeln!(
+            f,
+            "Residual deviance: {}  on {}  degrees of freedom",
+            num(self.deviance),
+            self.df_residual
+        )?;
+        writeln!(f, "AIC: {}\n", self.aic.map_or("NA".to_string(), num))?;
+        write!(
+            f,
+            "Number of Fisher Scoring iterations: {}",
+            self.iterations
+        )?;
+        if !self.converged {
+            write!(f, " (not converged)")?;
+        }
+        writeln!(f)?;
+        write!(f, "Condition number: {}", num(self.condition_number))?;
+        for w in &self.warnings {
+            write!(f, "\nWarning: {w}")?;
+        }
+        Ok(())
+    }
+}
