@@ -5,3 +5,4 @@ mod linmod_golden;
 mod summary;
 mod cube;
 mod glm_golden;
+mod glm_props;
