@@ -13,6 +13,8 @@
 //! Both give the same output for the same arguments on every run and machine (for a given `rand`
 //! version), so timings of different builds compare like with like.
 
+pub mod regress;
+
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;

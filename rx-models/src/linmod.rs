@@ -17,6 +17,7 @@ use std::fmt;
 
 use arrow::record_batch::RecordBatch;
 use faer::Mat;
+use rayon::prelude::*;
 use rx_core::formula::Formula;
 use rx_core::source::DataSource;
 use rx_core::{ComputeContext, Error, Pema, Result, RxOptions, Step};
@@ -345,6 +346,43 @@ pub(crate) fn fill_weighted(
     }
 }
 
+/// Rows of a chunk factored as one piece (pieces run in parallel).
+const PIECE_ROWS: usize = 65_536;
+
+impl LinModPema {
+    /// The R factor and sums of rows `frame.rows[start..start + len]`.
+    fn qr_piece(&self, frame: &Frame, start: usize, len: usize, weighted: bool) -> (Tsqr, Counts) {
+        let mut tsqr = Tsqr::new(self.design.ncols + 1);
+        let mut counts = Counts::default();
+        let end = start + len;
+        let mut start = start;
+        while start < end {
+            let len = (end - start).min(Tsqr::BLOCK);
+            let y = self.design.response_values(frame, start, len);
+            let mut sw = Vec::new();
+            if weighted {
+                for (i, &r) in frame.rows[start..start + len].iter().enumerate() {
+                    let (w, f) = self.weights(frame, r as usize);
+                    if w > 0.0 {
+                        counts.n_obs += f;
+                    }
+                    counts.sum_w = counts.sum_w.add_f64(w);
+                    counts.sum_wy = counts.sum_wy.add_prod(w, y[i]);
+                    sw.push(w.sqrt());
+                }
+            } else {
+                counts.n_obs += len as f64;
+                counts.sum_w = counts.sum_w.add_f64(len as f64);
+                counts.sum_wy = counts.sum_wy.add_f64(y.iter().sum());
+            }
+            let sqrt_w = weighted.then_some(sw.as_slice());
+            tsqr.add_rows(len, |m| fill_weighted(&self.design, frame, start, len, m, &y, sqrt_w));
+            start += len;
+        }
+        (tsqr, counts)
+    }
+}
+
 impl Pema for LinModPema {
     type Partial = LinModPartial;
     type Output = RxLinMod;
@@ -374,27 +412,21 @@ impl Pema for LinModPema {
             LinModPartial::Qr { tsqr, counts } => {
                 counts.n_missing += frame.n_missing() as u64;
                 counts.n_valid += frame.rows.len() as u64;
-                let mut start = 0;
-                while start < frame.rows.len() {
-                    let len = (frame.rows.len() - start).min(Tsqr::BLOCK);
-                    let y = self.design.response_values(&frame, start, len);
-                    let mut sw = Vec::new();
-                    for (i, &r) in frame.rows[start..start + len].iter().enumerate() {
-                        let (w, f) = self.weights(&frame, r as usize);
-                        if w > 0.0 {
-                            counts.n_obs += f;
-                        }
-                        counts.sum_w = counts.sum_w.add_f64(w);
-                        counts.sum_wy = counts.sum_wy.add_prod(w, y[i]);
-                        if weighted {
-                            sw.push(w.sqrt());
-                        }
-                    }
-                    let sqrt_w = weighted.then_some(sw.as_slice());
-                    tsqr.add_rows(len, |m| {
-                        fill_weighted(&self.design, &frame, start, len, m, &y, sqrt_w)
-                    });
-                    start += len;
+                // Pieces of a fixed size (so the result does not depend on the thread count),
+                // factored in parallel and merged in order.
+                let pieces: Vec<(usize, usize)> = (0..frame.rows.len())
+                    .step_by(PIECE_ROWS)
+                    .map(|s| (s, (frame.rows.len() - s).min(PIECE_ROWS)))
+                    .collect();
+                let parts: Vec<(Tsqr, Counts)> = pieces
+                    .par_iter()
+                    .map(|&(s, len)| self.qr_piece(&frame, s, len, weighted))
+                    .collect();
+                for (t, c) in parts {
+                    tsqr.merge(&t);
+                    counts.n_obs += c.n_obs;
+                    counts.sum_w = counts.sum_w.add(c.sum_w);
+                    counts.sum_wy = counts.sum_wy.add(c.sum_wy);
                 }
             }
             LinModPartial::Refine { xtr, rss, tss } => {
