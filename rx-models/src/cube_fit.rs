@@ -175,8 +175,10 @@ impl Pema for CubePema {
         let q = self.width();
         let nrows = frame.rows.len();
         // The chunk's rows as [z | y] with their cell and weight.
-        let mut full = Mat::<f64>::zeros(nrows, self.design.ncols);
-        self.design.fill(&frame, 0, full.as_mut());
+        // Only the within part's columns (the cells are the leading factor's codes).
+        let zdesign = self.design.without_first_term();
+        let mut zm = Mat::<f64>::zeros(nrows, zdesign.ncols);
+        zdesign.fill(&frame, 0, zm.as_mut());
         let y = self.design.response_values(&frame, 0, nrows);
         let mut rows = vec![0.0; nrows * q];
         let mut cell = vec![0usize; nrows];
@@ -190,8 +192,8 @@ impl Pema for CubePema {
                 stride *= nlev;
             }
             cell[i] = id;
-            for (k, &j) in self.z_columns.iter().enumerate() {
-                rows[i * q + k] = full[(i, j)];
+            for k in 0..self.z_columns.len() {
+                rows[i * q + k] = zm[(i, k)];
             }
             rows[i * q + q - 1] = y[i];
             let mut k = 0;

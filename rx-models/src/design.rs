@@ -748,6 +748,34 @@ impl Design {
         out
     }
 
+    /// The design of the terms after the first (used by cube fits, whose first term is handled
+    /// by cell means): coefficients renumbered from column 0, no intercept.
+    pub(crate) fn without_first_term(&self) -> Design {
+        let mut d = self.clone();
+        d.layout = LayoutCache::default();
+        d.intercept = false;
+        if !d.terms.is_empty() {
+            d.terms.remove(0);
+        }
+        let mut col = 0;
+        d.coefs = self
+            .coefs
+            .iter()
+            .filter(|c| c.term.is_some_and(|t| t > 0))
+            .map(|c| {
+                let mut c = c.clone();
+                c.term = c.term.map(|t| t - 1);
+                if c.column.is_some() {
+                    c.column = Some(col);
+                    col += 1;
+                }
+                c
+            })
+            .collect();
+        d.ncols = col;
+        d
+    }
+
     /// The data columns the response reads.
     pub fn response_columns(&self) -> Vec<String> {
         match self.response.as_ref().map(|r| &r.source) {
@@ -859,8 +887,17 @@ impl Design {
                     let mut dst = out.as_mut().col_mut(col);
                     if let [ni] = t.numerics[..] {
                         let src = &frame.nums[ni];
-                        for (k, &r) in rows.iter().enumerate() {
-                            dst[k] = src[r as usize];
+                        let first = rows.first().map_or(0, |&r| r as usize);
+                        let contiguous = rows.last().is_some_and(|&l| l as usize - first + 1 == rows.len());
+                        match dst.as_mut().try_as_col_major_mut() {
+                            Some(d) if contiguous => {
+                                d.as_slice_mut().copy_from_slice(&src[first..first + rows.len()]);
+                            }
+                            _ => {
+                                for (k, &r) in rows.iter().enumerate() {
+                                    dst[k] = src[r as usize];
+                                }
+                            }
                         }
                     } else {
                         for (k, &r) in rows.iter().enumerate() {

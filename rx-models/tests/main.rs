@@ -6,3 +6,4 @@ mod summary;
 mod cube;
 mod glm_golden;
 mod glm_props;
+mod linmod_cube;
