@@ -973,3 +973,24 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn huge_crossings_need_remove_zero_counts() {
+    // 300 × 300 × 300 = 27 million combinations, 300 of them seen.
+    let i: Vec<Option<f64>> = (0..300).map(|i| Some(f64::from(i))).collect();
+    let j: Vec<Option<f64>> = (0..300).map(|i| Some(f64::from(i * 7 % 300))).collect();
+    let k: Vec<Option<f64>> = (0..300).map(|i| Some(f64::from(i * 13 % 300))).collect();
+    let data = memory(batch(vec![("i", f64s(i)), ("j", f64s(j)), ("k", f64s(k))]));
+    let formula = "~ F(i):F(j):F(k)";
+    let e = rx_summary(formula, &data, &SummaryOptions::default(), &RxLocalSeq)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("300 x 300 x 300") && e.contains("remove_zero_counts"),
+        "{e}"
+    );
+    let opts = SummaryOptions::default().remove_zero_counts(true);
+    let s = summary(formula, &data, &opts);
+    assert_eq!(s.factors[0].counts.0.len(), 300);
+    assert_eq!(s.factors[0].counts.get(&["2", "14", "26"]), Some(1.0));
+}

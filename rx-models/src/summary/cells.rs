@@ -605,8 +605,9 @@ impl Plan {
             .filter(|&t| t <= MAX_DENSE_CELLS)
             .ok_or_else(|| {
                 Error::invalid(format!(
-                    "the term {} has more than {MAX_DENSE_CELLS} cells ({}); ask for the \
-                     non-empty cells only with remove_zero_counts (rx: --remove-zero-counts)",
+                    "the term {} has more than {MAX_DENSE_CELLS} cells ({}); use fewer or \
+                     coarser factors, or ask rx_summary or rx_cube for the non-empty cells only \
+                     with remove_zero_counts (rx: --remove-zero-counts)",
                     term.name,
                     sizes
                         .iter()
