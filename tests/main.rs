@@ -5,3 +5,4 @@ mod fuzz;
 mod pema;
 mod roundtrip;
 mod cli_summary;
+mod cli_linmod;

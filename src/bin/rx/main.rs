@@ -5,6 +5,7 @@ mod cube;
 mod demo;
 mod import;
 mod info;
+mod linmod;
 mod sources;
 mod summary;
 
@@ -32,6 +33,8 @@ enum Command {
     Info(info::InfoArgs),
     /// An end-to-end walk-through on sample data that ships with revoscale.
     Demo(demo::DemoArgs),
+    /// A linear model (least squares): coefficients, standard errors, R², F test.
+    Linmod(linmod::LinModArgs),
     /// Summary statistics: mean, standard deviation, min, max, counts; by category with `y ~ F`.
     Summary(summary::SummaryArgs),
     /// Counts and response means or sums per cell of factor combinations, one row per cell.
@@ -46,6 +49,7 @@ fn main() -> ExitCode {
         Command::Import(a) => import::run(a),
         Command::Info(a) => info::run(a),
         Command::Demo(a) => demo::run(a),
+        Command::Linmod(a) => linmod::run(a),
         Command::Summary(a) => summary::run(a),
         Command::Cube(a) => cube::run_cube(a),
         Command::Crosstabs(a) => cube::run_crosstabs(a),
