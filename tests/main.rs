@@ -6,3 +6,4 @@ mod pema;
 mod roundtrip;
 mod cli_summary;
 mod cli_linmod;
+mod cli_predict;

@@ -182,7 +182,7 @@ fn damaged_foreign_and_newer_models_are_refused_clearly() {
     );
     assert!(err(newer_json.as_bytes()).contains("newer revoscale"));
     assert!(err(br#"{"a": 1}"#).contains("not a revoscale model"));
-    assert!(err(json[..json.len() / 2].as_bytes()).contains("does not parse"));
+    assert!(err(&json.as_bytes()[..json.len() / 2]).contains("does not parse"));
     let unknown = json.replacen("\"lin_mod\"", "\"forest\"", 1);
     assert!(
         err(unknown.as_bytes()).contains("cannot read"),

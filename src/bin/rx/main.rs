@@ -6,6 +6,7 @@ mod demo;
 mod import;
 mod info;
 mod linmod;
+mod predict;
 mod sources;
 mod summary;
 
@@ -41,6 +42,8 @@ enum Command {
     Cube(cube::CubeArgs),
     /// Contingency tables of counts, sums or means, with marginals and chi-square tests.
     Crosstabs(cube::CrossTabsArgs),
+    /// Predictions of a saved model on data, with residuals, standard errors and intervals.
+    Predict(predict::PredictArgs),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +56,7 @@ fn main() -> ExitCode {
         Command::Summary(a) => summary::run(a),
         Command::Cube(a) => cube::run_cube(a),
         Command::Crosstabs(a) => cube::run_crosstabs(a),
+        Command::Predict(a) => predict::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
