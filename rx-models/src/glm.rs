@@ -374,7 +374,7 @@ pub struct RxGlm {
     pub iterations: u32,
     /// Whether the iteration converged.
     pub converged: bool,
-    /// Whether a step was halved to stay inside the domain (R's `boundary`).
+    /// Whether the last iteration halved its step to stay inside the domain (R's `boundary`).
     pub boundary: bool,
     /// R's warnings, e.g. "fitted probabilities numerically 0 or 1 occurred".
     pub warnings: Vec<String>,
@@ -1166,6 +1166,8 @@ impl GlmPema {
             beta[j] = fit.beta[k];
         }
         self.it.iter += 1;
+        // R resets `boundary` each iteration: it reports a halving in the last one only.
+        self.it.boundary = false;
         self.it.wls_point = Some(std::mem::replace(&mut self.it.point, Point::Beta(beta)));
         self.it.wls_fit = Some(fit);
         Ok(())
