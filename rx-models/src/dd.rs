@@ -40,6 +40,9 @@ pub struct Dd {
     pub lo: f64,
 }
 
+// Named methods (`add`, `mul`, ...) rather than operator overloads: a call site says which
+// precision it asks for (`add_f64`, `add_prod`), which `+` would hide.
+#[allow(clippy::should_implement_trait)]
 impl Dd {
     /// Zero.
     pub const ZERO: Dd = Dd { hi: 0.0, lo: 0.0 };
