@@ -259,3 +259,33 @@ fn bad_input_gives_one_line_errors() {
     );
     assert!(again.status.success(), "{}", stderr(&again));
 }
+
+#[test]
+fn a_model_saved_by_rx_linmod_predicts() {
+    let (dir, _) = setup();
+    let o = rx(
+        &[
+            "linmod",
+            "train.csv",
+            "-f",
+            "y ~ x + g",
+            "--save",
+            "cli.rxm",
+        ],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let from_cli = rx(
+        &["predict", "cli.rxm", "new.csv", "-", "--std-errors"],
+        dir.path(),
+    );
+    assert!(from_cli.status.success(), "{}", stderr(&from_cli));
+    let from_lib = rx(
+        &["predict", "m.rxm", "new.csv", "-", "--std-errors"],
+        dir.path(),
+    );
+    assert_eq!(
+        String::from_utf8(from_cli.stdout).unwrap(),
+        String::from_utf8(from_lib.stdout).unwrap()
+    );
+}

@@ -28,6 +28,7 @@ use std::io::Write;
 use std::path::Path;
 
 use rx_core::{Error, Result};
+use rx_models::glm::RxGlm;
 use rx_models::linmod::{LinearPredictor, RxLinMod};
 use serde::{Deserialize, Serialize};
 
@@ -87,6 +88,20 @@ impl Predictive for RxLinMod {
     }
 }
 
+impl Predictive for RxGlm {
+    fn predictor(&self) -> &LinearPredictor {
+        &self.model
+    }
+    fn kind(&self) -> ModelKind {
+        ModelKind::Glm {
+            dispersion_fixed: !self.family.estimates_dispersion(),
+        }
+    }
+    fn function_name(&self) -> &'static str {
+        "rx_glm"
+    }
+}
+
 /// Any fitted model that revoscale can save, load and score.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -94,12 +109,15 @@ impl Predictive for RxLinMod {
 pub enum Model {
     /// A linear model from `rx_lin_mod`.
     LinMod(RxLinMod),
+    /// A generalized linear model from `rx_glm` or `rx_logit`.
+    Glm(RxGlm),
 }
 
 impl Model {
     fn inner(&self) -> &dyn Predictive {
         match self {
             Model::LinMod(m) => m,
+            Model::Glm(m) => m,
         }
     }
 
@@ -127,6 +145,12 @@ impl Model {
 impl From<RxLinMod> for Model {
     fn from(m: RxLinMod) -> Self {
         Model::LinMod(m)
+    }
+}
+
+impl From<RxGlm> for Model {
+    fn from(m: RxGlm) -> Self {
+        Model::Glm(m)
     }
 }
 

@@ -215,6 +215,8 @@ pub struct Scorer {
     numerics: Vec<NumPlan>,
     factors: Vec<FacPlan>,
     columns: Vec<ColPlan>,
+    /// The design's offsets (summed in order; the row is missing when one is).
+    offsets: Vec<Compiled>,
     kept: Vec<usize>,
     beta: Vec<f64>,
     /// `C` over the kept columns, row-major `k × k`.
@@ -354,6 +356,8 @@ impl Scorer {
             });
         }
 
+        let offsets = d.offsets.iter().map(|o| table.compile(o)).collect();
+
         // Model-matrix columns.
         let ncols = d.ncols;
         if p.beta.len() != ncols || p.aliased.len() != ncols {
@@ -473,6 +477,7 @@ impl Scorer {
             numerics,
             factors,
             columns,
+            offsets,
             kept,
             beta,
             cov,
@@ -480,8 +485,8 @@ impl Scorer {
         })
     }
 
-    /// The data columns the model reads (its predictors; not the response), in the order
-    /// [`Scorer::score_values`] takes them.
+    /// The data columns the model reads (its predictors and offsets; not the response), in the
+    /// order [`Scorer::score_values`] takes them.
     pub fn inputs(&self) -> &[String] {
         &self.inputs
     }
@@ -641,10 +646,19 @@ impl Scorer {
                 None => complete = false,
             }
         }
+        // Summed as the chunked path sums them: the first offset, then each further one added.
+        let mut offset = None;
+        for o in &self.offsets {
+            match (o.eval(nums_in), offset) {
+                (None, _) => complete = false,
+                (Some(v), None) => offset = Some(v),
+                (Some(v), Some(sum)) => offset = Some(sum + v),
+            }
+        }
         if !complete {
             return Ok(Score::default());
         }
-        Ok(self.eval(&buf.num, &buf.codes, 0.0, &mut buf.x))
+        Ok(self.eval(&buf.num, &buf.codes, offset, &mut buf.x))
     }
 
     fn text_value<'v>(&self, input: usize, v: Value<'v>) -> Result<Option<&'v str>> {
@@ -802,7 +816,8 @@ impl Scorer {
             for (k, c) in buf.codes.iter_mut().enumerate() {
                 *c = frame.codes[k][r];
             }
-            let s = self.eval(&buf.num, &buf.codes, 0.0, &mut buf.x);
+            let offset = frame.offset.as_ref().map(|o| o[r]);
+            let s = self.eval(&buf.num, &buf.codes, offset, &mut buf.x);
             emit(r, s);
         }
     }
@@ -817,7 +832,7 @@ impl Scorer {
     }
 
     /// The predictions for one complete row of variables.
-    fn eval(&self, num: &[f64], codes: &[u32], offset: f64, x: &mut [f64]) -> Score {
+    fn eval(&self, num: &[f64], codes: &[u32], offset: Option<f64>, x: &mut [f64]) -> Score {
         for (xj, col) in x.iter_mut().zip(&self.columns) {
             let mut v = 1.0;
             for &ni in &col.numerics {
@@ -834,7 +849,9 @@ impl Scorer {
         for (&j, &b) in self.kept.iter().zip(&self.beta) {
             eta += x[j] * b;
         }
-        eta += offset;
+        if let Some(o) = offset {
+            eta += o;
+        }
         let want_var = self.std_errors || self.interval != Interval::None;
         let var = if want_var {
             self.var_unscaled(x) * self.dispersion
