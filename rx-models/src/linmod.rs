@@ -671,7 +671,8 @@ pub(crate) fn pval(p: Option<f64>) -> String {
         None => "NA".into(),
         Some(p) if p < 2.2e-16 => "< 2.2e-16".into(),
         Some(p) if p < 1e-4 => format!("{p:.3e}"),
-        Some(p) => format!("{p:.4}"),
+        // Four significant digits, as R's format.pval.
+        Some(p) => format!("{p:.*}", (3 - p.log10().floor() as i32).clamp(0, 8) as usize),
     }
 }
 

@@ -131,9 +131,100 @@ pub fn run(args: DemoArgs) -> Result<()> {
         ci.num_blocks
     );
 
+    models(dir, &xdf)?;
+
     println!(
         "\nDone. Try: rx info {} --vars --head 5",
         xdf_path.display()
+    );
+    println!(
+        "     rx linmod {} --formula \"ArrDelay ~ CRSDepTime + DayOfWeek\"",
+        xdf_path.display()
+    );
+    Ok(())
+}
+
+/// Steps 7–11: summaries, a cross-tabulation, a linear and a logistic model, chunked and
+/// real-time predictions.
+fn models(dir: &std::path::Path, xdf: &XdfData) -> Result<()> {
+    use revoscale::core::RxLocalSeq;
+    use revoscale::models::cube::CrossTabsOptions;
+    use revoscale::models::glm::{LogitOptions, rx_logit};
+    use revoscale::models::linmod::{LinModOptions, rx_lin_mod};
+    use revoscale::models::{SummaryOptions, rx_crosstabs, rx_summary};
+    use revoscale::predict::{
+        Interval, Model, PredictOptions, Scorer, Value, rx_load_model, rx_predict_default,
+        rx_save_model,
+    };
+
+    step(7, "rx_summary: statistics per variable and by day of week");
+    let s = rx_summary(
+        "~ ArrDelay + CRSDepTime + DayOfWeek",
+        xdf,
+        &SummaryOptions::default(),
+        &RxLocalSeq,
+    )?;
+    println!("{s}");
+    let by = rx_summary("ArrDelay ~ DayOfWeek", xdf, &SummaryOptions::default(), &RxLocalSeq)?;
+    println!("{by}");
+
+    step(8, "rx_crosstabs: late flights by day, with a chi-square test");
+    let t = rx_crosstabs(
+        "~ F(Late):DayOfWeek",
+        xdf,
+        &CrossTabsOptions::default().marginals(true).chisq_test(true),
+        &RxLocalSeq,
+    )?;
+    println!("{t}");
+
+    step(9, "rx_lin_mod: arrival delay on departure time and day of week");
+    let fit = rx_lin_mod(
+        "ArrDelay ~ CRSDepTime + DayOfWeek",
+        xdf,
+        &LinModOptions::default(),
+        &RxLocalSeq,
+    )?;
+    println!("{fit}");
+    let model_path = dir.join("arrdelay_model.json");
+    let model = Model::LinMod(fit);
+    rx_save_model(&model, &model_path)?;
+    println!("model saved to {}", model_path.display());
+
+    step(10, "rx_logit: the chance of a late flight");
+    let logit = rx_logit(
+        "Late ~ CRSDepTime + Distance + DayOfWeek",
+        xdf,
+        &LogitOptions::default(),
+        &RxLocalSeq,
+    )?;
+    println!("{logit}");
+
+    step(11, "rx_predict: the saved model scores the data (chunked) and one row (real time)");
+    let loaded = rx_load_model(&model_path)?;
+    let pred_path = dir.join("arrdelay_pred.csv");
+    let summary = rx_predict_default(
+        &loaded,
+        xdf,
+        &TextData::new(&pred_path),
+        &PredictOptions::default()
+            .compute_residuals(true)
+            .compute_std_errors(true)
+            .interval(Interval::Prediction),
+    )?;
+    println!(
+        "{} rows -> {} with columns {:?}",
+        summary.rows,
+        pred_path.display(),
+        summary.columns
+    );
+    let scorer = Scorer::new(&loaded)?;
+    let one = scorer.score(&[
+        ("CRSDepTime", Value::Num(17.5)),
+        ("DayOfWeek", Value::Text("Friday")),
+    ])?;
+    println!(
+        "one Friday 17:30 departure: predicted ArrDelay {:.2} minutes",
+        one.pred.unwrap_or(f64::NAN)
     );
     Ok(())
 }
