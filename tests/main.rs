@@ -7,3 +7,4 @@ mod roundtrip;
 mod cli_summary;
 mod cli_linmod;
 mod cli_predict;
+mod cli_glm;

@@ -3,6 +3,7 @@
 
 mod cube;
 mod demo;
+mod glm;
 mod import;
 mod info;
 mod linmod;
@@ -36,6 +37,10 @@ enum Command {
     Demo(demo::DemoArgs),
     /// A linear model (least squares): coefficients, standard errors, R², F test.
     Linmod(linmod::LinModArgs),
+    /// A logistic regression (binomial, logit link) by IRLS, with revoscalepy's convergence rule.
+    Logit(glm::LogitArgs),
+    /// A generalized linear model by IRLS: --family gaussian|binomial|poisson|Gamma|inverse.gaussian|tweedie.
+    Glm(glm::GlmArgs),
     /// Summary statistics: mean, standard deviation, min, max, counts; by category with `y ~ F`.
     Summary(summary::SummaryArgs),
     /// Counts and response means or sums per cell of factor combinations, one row per cell.
@@ -53,6 +58,8 @@ fn main() -> ExitCode {
         Command::Info(a) => info::run(a),
         Command::Demo(a) => demo::run(a),
         Command::Linmod(a) => linmod::run(a),
+        Command::Logit(a) => glm::run_logit(a),
+        Command::Glm(a) => glm::run_glm(a),
         Command::Summary(a) => summary::run(a),
         Command::Cube(a) => cube::run_cube(a),
         Command::Crosstabs(a) => cube::run_crosstabs(a),
