@@ -241,3 +241,32 @@ fn glm_models_round_trip() {
         }
     }
 }
+
+#[test]
+fn a_missing_offset_makes_the_prediction_missing() {
+    let case = glm_cases()
+        .into_iter()
+        .find(|c| c["name"] == "glm_insurance_poisson_offset")
+        .unwrap();
+    let model = fit_glm(&case, true);
+    let scorer = Scorer::new(&model).unwrap();
+    assert_eq!(scorer.inputs(), ["District", "Group", "Age", "Holders"]);
+    let row = |h: rx_predict::Value<'static>| {
+        [
+            ("District", "D1".into()),
+            ("Group", "<1l".into()),
+            ("Age", "<25".into()),
+            ("Holders", h),
+        ]
+    };
+    assert_eq!(
+        scorer.score(&row(rx_predict::Value::Missing)).unwrap().pred,
+        None
+    );
+    // log(0) is not finite: missing, as in the chunked path.
+    assert_eq!(scorer.score(&row(0.0.into())).unwrap().pred, None);
+    let a = scorer.score(&row(100.0.into())).unwrap().pred.unwrap();
+    let b = scorer.score(&row(200.0.into())).unwrap().pred.unwrap();
+    // Poisson with log link and offset log(Holders): the mean is proportional to Holders.
+    assert!((b / a - 2.0).abs() < 1e-12, "{a} {b}");
+}

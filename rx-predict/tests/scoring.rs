@@ -167,3 +167,12 @@ fn scorer_options_are_checked() {
         assert!(e.contains("confidence_level"), "{e}");
     }
 }
+
+#[test]
+fn models_and_scorers_cross_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Model>();
+    send_sync::<Scorer>();
+    send_sync::<rx_predict::PredictSummary>();
+    send_sync::<rx_core::Error>();
+}
