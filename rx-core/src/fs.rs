@@ -21,9 +21,14 @@ pub fn temp_beside(path: &Path) -> Result<tempfile::NamedTempFile> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    tempfile::Builder::new()
-        .prefix(&format!(".{stem}."))
-        .suffix(".tmp")
+    let prefix = format!(".{stem}.");
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".tmp");
+    // A temporary file is private (0600); the finished file gets the usual mode for new files
+    // (0666 less the umask), as any other program's output would.
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    builder
         .tempfile_in(&dir)
         .map_err(|e| Error::io(dir, e))
 }
