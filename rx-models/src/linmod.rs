@@ -204,6 +204,11 @@ pub fn rx_lin_mod(
             message: "a linear model needs a response: write `y ~ terms`".into(),
         });
     }
+    if let Some(offset) = parsed.offsets.first() {
+        return Err(Error::invalid(format!(
+            "{formula}: rx_lin_mod does not take offsets (offset({offset})); fit the model with rx_glm and the gaussian family (identity link), which does"
+        )));
+    }
     let design = Design::resolve(
         &parsed,
         data,

@@ -636,3 +636,41 @@ fn glm_matches_r_on_halving_offset_and_weight_paths() {
     }
     assert_eq!(checked, 9);
 }
+
+/// rx_lin_mod does not fit offsets: it says so and points to rx_glm, whose gaussian family
+/// with the identity link is least squares with the offset (R: lm(y ~ x + offset(o))).
+#[test]
+fn linmod_refuses_offsets_and_the_gaussian_glm_fits_them() {
+    let mtcars = data("mtcars.csv");
+    let e = rx_models::linmod::rx_lin_mod(
+        "mpg ~ wt + offset(hp)",
+        &mtcars,
+        &rx_models::linmod::LinModOptions::default(),
+        &RxLocalSeq,
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("rx_glm"), "{e}");
+    // y − offset regressed on the terms is the same fit.
+    let glm = rx_glm(
+        "mpg ~ wt + offset(hp)",
+        &mtcars,
+        &GlmOptions::new(Family::Gaussian),
+        &RxLocalSeq,
+    )
+    .unwrap();
+    let lm = rx_models::linmod::rx_lin_mod(
+        "I(mpg - hp) ~ wt",
+        &mtcars,
+        &rx_models::linmod::LinModOptions::default(),
+        &RxLocalSeq,
+    )
+    .unwrap();
+    for (a, b) in glm.coefficients.iter().zip(&lm.coefficients) {
+        let (x, y) = (a.estimate.unwrap(), b.estimate.unwrap());
+        assert!((x - y).abs() <= 1e-10 * y.abs(), "{}: {x} vs {y}", a.term);
+        let (x, y) = (a.std_error.unwrap(), b.std_error.unwrap());
+        assert!((x - y).abs() <= 1e-10 * y.abs(), "{}: {x} vs {y}", a.term);
+    }
+    assert!((glm.deviance - lm.rss).abs() <= 1e-10 * lm.rss);
+    assert_eq!(glm.iterations, 2);
+}
