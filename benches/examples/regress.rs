@@ -19,11 +19,10 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use arrow::array::{Array, AsArray};
-use arrow::datatypes::{DataType, Float64Type};
-use benches::regress::{LINMOD_FORMULA, LOGIT_FORMULA, RegressGen, schema};
-use rx_core::{DataSink, DataSource, ReadOptions, Result, RxLocalSeq, WriteOptions};
+use benches::regress::{LINMOD_FORMULA, LOGIT_FORMULA, RegressGen, plain_pass, schema};
+use rx_core::{DataSink, Result, RxLocalSeq, WriteOptions};
 use rx_data::ParquetData;
+use rx_models::glm::{LogitOptions, rx_logit};
 use rx_models::linmod::{LinModOptions, rx_lin_mod};
 use rx_xdf::XdfData;
 
@@ -48,32 +47,6 @@ fn generate(rows: usize, xdf: &Path, parquet: &Path) -> Result<()> {
     wx.finish()?;
     wp.finish()?;
     Ok(())
-}
-
-/// One pass over the columns the linear model reads, summing each (factor codes for `F`).
-fn plain_pass(data: &XdfData) -> Result<f64> {
-    let mut columns: Vec<String> = vec!["y".into()];
-    columns.extend((1..=10).map(|j| format!("x{j}")));
-    columns.push("F".into());
-    let read = ReadOptions {
-        columns: Some(columns),
-        rows_per_read: Some(rx_core::RxOptions::default().rows_per_read),
-    };
-    let mut total = 0.0;
-    for chunk in data.open(&read)? {
-        let chunk = chunk?;
-        for col in chunk.columns() {
-            match col.data_type() {
-                DataType::Float64 => total += col.as_primitive::<Float64Type>().values().iter().sum::<f64>(),
-                DataType::Dictionary(..) => {
-                    let keys = col.as_dictionary::<arrow::datatypes::Int32Type>().keys();
-                    total += keys.values().iter().map(|&k| f64::from(k)).sum::<f64>();
-                }
-                _ => total += col.len() as f64,
-            }
-        }
-    }
-    Ok(total)
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -124,7 +97,12 @@ fn main() -> Result<()> {
         eprintln!("{fit}");
     }
     if only.contains("logit") {
-        let _ = LOGIT_FORMULA;
+        let (t, fit) = time(reps, "rx_logit", || {
+            rx_logit(LOGIT_FORMULA, &data, &LogitOptions::default(), &RxLocalSeq)
+        })?;
+        println!("logit_seconds={t}");
+        println!("logit_iterations={}", fit.iterations);
+        eprintln!("{fit}");
     }
     Ok(())
 }

@@ -4,8 +4,9 @@
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, Float64Array, Int32Array, RecordBatch};
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::array::{Array, ArrayRef, AsArray, Float64Array, Int32Array, RecordBatch};
+use arrow::datatypes::{DataType, Field, Float64Type, Int32Type, Schema, SchemaRef};
+use rx_core::{DataSource, ReadOptions, Result};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rx_core::factor::{factor_type, make_factor};
@@ -94,4 +95,35 @@ impl Iterator for RegressGen {
         cols.push(Arc::new(factor));
         RecordBatch::try_new(schema(), cols).ok()
     }
+}
+
+/// The columns the linear model reads: `y`, `x1`..`x10`, `F`.
+pub fn linmod_columns() -> Vec<String> {
+    let mut columns: Vec<String> = vec!["y".into()];
+    columns.extend((1..=10).map(|j| format!("x{j}")));
+    columns.push("F".into());
+    columns
+}
+
+/// One plain pass over the columns the linear model reads, summing each (the codes for `F`):
+/// the floor of any one-pass method on the same data.
+pub fn plain_pass(data: &dyn DataSource) -> Result<f64> {
+    let read = ReadOptions {
+        columns: Some(linmod_columns()),
+        rows_per_read: Some(rx_core::RxOptions::default().rows_per_read),
+    };
+    let mut total = 0.0;
+    for chunk in data.open(&read)? {
+        for col in chunk?.columns() {
+            total += match col.data_type() {
+                DataType::Float64 => col.as_primitive::<Float64Type>().values().iter().sum::<f64>(),
+                DataType::Dictionary(..) => {
+                    let keys = col.as_dictionary::<Int32Type>().keys();
+                    keys.values().iter().map(|&k| f64::from(k)).sum::<f64>()
+                }
+                _ => col.len() as f64,
+            };
+        }
+    }
+    Ok(total)
 }
