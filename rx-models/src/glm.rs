@@ -41,6 +41,7 @@ use std::fmt;
 
 use arrow::record_batch::RecordBatch;
 use faer::Mat;
+use rayon::prelude::*;
 use rx_core::formula::{Expr, Formula};
 use rx_core::source::DataSource;
 use rx_core::{ComputeContext, Error, Pema, Result, RxOptions, Step};
@@ -52,6 +53,9 @@ use crate::family::{AicSums, Family, Link};
 use crate::linmod::{Coefficient, LinearPredictor, finite, num, write_coef_table};
 use crate::tsqr::Tsqr;
 use crate::{dist, ls};
+
+/// Rows of a chunk processed as one piece (pieces run in parallel).
+const PIECE_ROWS: usize = 65_536;
 
 /// When the IRLS iteration has converged.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -724,61 +728,26 @@ impl GlmPema {
             .collect()
     }
 
-    /// Working weight `W` and working response `z` at `η` (`None` when the row is not in the
-    /// least-squares problem: zero weight or `μ'(η) = 0`).
-    fn working(&self, r: &Row, eta: f64) -> Option<(f64, f64)> {
-        let me = self.link.mu_eta(eta);
-        if r.w <= 0.0 || me == 0.0 {
-            return None;
-        }
-        let mu = self.link.inverse(eta);
-        let v = self.family.variance(mu);
-        Some((r.w * me * me / v, eta - r.offset + (r.y - mu) / me))
-    }
-}
-
-impl Pema for GlmPema {
-    type Partial = GlmPartial;
-    type Output = RxGlm;
-
-    fn columns(&self) -> Vec<String> {
-        self.design.columns(&self.options.weight_columns())
-    }
-
-    fn init(&self) -> GlmPartial {
-        let fit = self.finished.is_none();
-        GlmPartial {
-            fit,
-            tsqr: Tsqr::new(if fit { self.design.ncols + 1 } else { 0 }),
-            dev: Dd::ZERO,
-            invalid: 0,
-            bad_rows: 0,
-            informative: 0,
-            pearson: Dd::ZERO,
-            aic: AicSums::default(),
-            extreme: 0,
-            counts: GlmCounts::default(),
-            null: NullPartial::default(),
-        }
-    }
-
-    fn process(&self, acc: &mut GlmPartial, chunk: &RecordBatch) -> Result<()> {
-        let frame = self
-            .design
-            .frame(chunk, &self.options.weight_columns(), true)?;
-        acc.counts.n_missing += frame.n_missing() as u64;
-        acc.counts.n_valid += frame.rows.len() as u64;
+    /// Folds rows `frame.rows[start..start + len]` into `acc`.
+    fn process_rows(
+        &self,
+        acc: &mut GlmPartial,
+        frame: &Frame,
+        start: usize,
+        len: usize,
+    ) -> Result<()> {
         let p = self.design.ncols;
         let first = self.it.point == Point::Start;
         let binomial = self.family == Family::Binomial;
         let eps10 = 10.0 * f64::EPSILON;
-        let mut x = Mat::<f64>::zeros(frame.rows.len().min(Tsqr::BLOCK), p);
-        let mut start = 0;
-        while start < frame.rows.len() {
-            let len = (frame.rows.len() - start).min(Tsqr::BLOCK);
+        let end = start + len;
+        let mut x = Mat::<f64>::zeros(len.min(Tsqr::BLOCK), p);
+        let mut start = start;
+        while start < end {
+            let len = (end - start).min(Tsqr::BLOCK);
             self.design
-                .fill(&frame, start, x.as_mut().submatrix_mut(0, 0, len, p));
-            let rows = self.rows(&frame, start, len);
+                .fill(frame, start, x.as_mut().submatrix_mut(0, 0, len, p));
+            let rows = self.rows(frame, start, len);
             if first {
                 for r in &rows {
                     if let Err(message) = self.family.check_response(r.y, r.w, self.link) {
@@ -827,20 +796,24 @@ impl Pema for GlmPema {
                     if extreme {
                         acc.extreme += 1;
                     }
-                    if let Some((ww, z)) = self.working(r, e) {
+                    let me = self.link.mu_eta(e);
+                    if r.w > 0.0 && me != 0.0 {
+                        let ww = r.w * me * me / self.family.variance(mu);
+                        let z = e - r.offset + (r.y - mu) / me;
                         let s = (r.f * ww).sqrt();
-                        if s.is_finite() && z.is_finite() && ww > 0.0 {
+                        if !(s.is_finite() && z.is_finite()) {
+                            // R stops on "0s in V(mu)" or "NAs in V(mu)".
+                            acc.bad_rows += 1;
+                        } else if s > 0.0 {
                             sw[i] = s;
                             swz[i] = s * z;
                             acc.informative += 1;
-                        } else {
-                            acc.bad_rows += 1;
                         }
                     }
                     if let Some(ep) = &eta_prev
                         && let Some((ww_prev, _)) = self.working(r, ep[i])
                     {
-                        let res = (r.y - mu) / self.link.mu_eta(e);
+                        let res = (r.y - mu) / me;
                         acc.pearson = acc.pearson.add_f64(r.f * ww_prev * res * res);
                     }
                 }
@@ -911,6 +884,74 @@ impl Pema for GlmPema {
                 }
             }
             start += len;
+        }
+        Ok(())
+    }
+
+    /// Working weight `W` and working response `z` at `η` (`None` when the row is not in the
+    /// least-squares problem: zero weight or `μ'(η) = 0`).
+    fn working(&self, r: &Row, eta: f64) -> Option<(f64, f64)> {
+        let me = self.link.mu_eta(eta);
+        if r.w <= 0.0 || me == 0.0 {
+            return None;
+        }
+        let mu = self.link.inverse(eta);
+        let v = self.family.variance(mu);
+        Some((r.w * me * me / v, eta - r.offset + (r.y - mu) / me))
+    }
+}
+
+impl Pema for GlmPema {
+    type Partial = GlmPartial;
+    type Output = RxGlm;
+
+    fn columns(&self) -> Vec<String> {
+        self.design.columns(&self.options.weight_columns())
+    }
+
+    fn init(&self) -> GlmPartial {
+        let fit = self.finished.is_none();
+        GlmPartial {
+            fit,
+            tsqr: Tsqr::new(if fit { self.design.ncols + 1 } else { 0 }),
+            dev: Dd::ZERO,
+            invalid: 0,
+            bad_rows: 0,
+            informative: 0,
+            pearson: Dd::ZERO,
+            aic: AicSums::default(),
+            extreme: 0,
+            counts: GlmCounts::default(),
+            null: NullPartial::default(),
+        }
+    }
+
+    fn process(&self, acc: &mut GlmPartial, chunk: &RecordBatch) -> Result<()> {
+        let frame = self
+            .design
+            .frame(chunk, &self.options.weight_columns(), true)?;
+        acc.counts.n_missing += frame.n_missing() as u64;
+        acc.counts.n_valid += frame.rows.len() as u64;
+        let n = frame.rows.len();
+        if n <= PIECE_ROWS {
+            return self.process_rows(acc, &frame, 0, n);
+        }
+        // Pieces of a fixed size (so the result does not depend on the thread count), processed
+        // in parallel and merged in order.
+        let pieces: Vec<(usize, usize)> = (0..n)
+            .step_by(PIECE_ROWS)
+            .map(|s| (s, (n - s).min(PIECE_ROWS)))
+            .collect();
+        let parts: Vec<Result<GlmPartial>> = pieces
+            .par_iter()
+            .map(|&(s, len)| {
+                let mut part = self.init();
+                self.process_rows(&mut part, &frame, s, len)?;
+                Ok(part)
+            })
+            .collect();
+        for part in parts {
+            self.merge(acc, part?)?;
         }
         Ok(())
     }
@@ -1002,16 +1043,11 @@ impl GlmPema {
                 };
                 match n.point {
                     None => {
-                        if acc.null.invalid > 0 || !dev.is_finite() {
-                            return Err(Error::invalid(format!(
-                                "{}: cannot find valid starting values for the null model",
-                                self.design.formula
-                            )));
-                        }
+                        // The same start as the model's, which finish_model checks.
                         n.devold = dev;
                         n.iter = 1;
                         n.point = next();
-                        if n.point.is_none() {
+                        if n.point.is_none() || acc.null.invalid > 0 || !dev.is_finite() {
                             self.null_done = Some((f64::NAN, false));
                         }
                     }
@@ -1064,6 +1100,7 @@ impl GlmPema {
                     self.link.name()
                 )));
             }
+            self.check_rows(&acc)?;
             self.it.devold = dev;
             return self.solve(&acc, formula);
         }
@@ -1094,15 +1131,7 @@ impl GlmPema {
                 Point::Beta(beta.iter().zip(&old).map(|(b, o)| (b + o) / 2.0).collect());
             return Ok(());
         }
-        if acc.bad_rows > 0 {
-            return Err(Error::invalid(format!(
-                "{formula}: the variance or the working weights are zero or undefined at iteration {} ({} rows); the model cannot be fitted with the {} family and the {} link",
-                self.it.iter,
-                acc.bad_rows,
-                self.family.name(),
-                self.link.name()
-            )));
-        }
+        self.check_rows(&acc)?;
         let converged = match self.options.convergence {
             Convergence::Deviance { epsilon } => {
                 (dev - self.it.devold).abs() / (dev.abs() + 0.1) < epsilon
@@ -1144,6 +1173,22 @@ impl GlmPema {
         self.it.devold = dev;
         self.it.coefold = Some(beta);
         self.solve(&acc, formula)
+    }
+
+    /// An error when a row of the least-squares problem has a zero or undefined variance (R:
+    /// "0s in V(mu)", "NAs in V(mu)").
+    fn check_rows(&self, acc: &GlmPartial) -> Result<()> {
+        if acc.bad_rows > 0 {
+            return Err(Error::invalid(format!(
+                "{}: the variance or the working weights are zero or undefined at iteration {} ({} rows); the model cannot be fitted with the {} family and the {} link",
+                self.design.formula,
+                self.it.iter,
+                acc.bad_rows,
+                self.family.name(),
+                self.link.name()
+            )));
+        }
+        Ok(())
     }
 
     /// Solves the pass's weighted least-squares problem for the next `β`.

@@ -290,3 +290,50 @@ proptest! {
         }
     }
 }
+
+/// A chunk larger than a piece (65,536 rows) is processed in parallel pieces merged in order:
+/// the fit equals the one whose chunks are the pieces, and does not depend on the thread count.
+#[test]
+fn large_chunks_in_parallel_pieces_equal_piece_sized_chunks() {
+    let n = 140_000;
+    let rows: Vec<Row> = (0..n)
+        .map(|i| {
+            let u = ((i * 7919) % 1000) as f64 / 500.0 - 1.0;
+            let v = ((i * 104_729) % 997) as f64 / 332.0;
+            (
+                (i % 97 != 0).then_some(u),
+                v,
+                (i % 3) as u8,
+                ((i * 31) % 7) as u8,
+                (i * 13) % 5 < 2,
+                (1 + i % 4) as u8,
+                (1 + i % 3) as u8,
+            )
+        })
+        .collect();
+    let d = data(&rows);
+    let o = GlmOptions::new(Family::Poisson).pweights("w");
+    let whole = rx_glm(
+        "count ~ x + z + g",
+        &d,
+        &o.clone().rows_per_read(n),
+        &RxLocalSeq,
+    )
+    .unwrap();
+    let pieces = rx_glm(
+        "count ~ x + z + g",
+        &d,
+        &o.clone().rows_per_read(65_536),
+        &RxLocalSeq,
+    )
+    .unwrap();
+    same_glm("pieces", &whole, &pieces);
+    let one_thread = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    let serial = one_thread
+        .install(|| rx_glm("count ~ x + z + g", &d, &o.rows_per_read(n), &RxLocalSeq).unwrap());
+    assert_eq!(serial, whole, "the thread count changed the fit");
+    assert_eq!(whole.n_missing, (n as u64).div_ceil(97));
+}
