@@ -378,7 +378,8 @@ pub struct RxGlm {
     pub iterations: u32,
     /// Whether the iteration converged.
     pub converged: bool,
-    /// Whether the last iteration halved its step to stay inside the domain (R's `boundary`).
+    /// Whether the last iteration halved its step to stay inside the domain (R's `boundary`;
+    /// R also sets it for a model without terms).
     pub boundary: bool,
     /// R's warnings, e.g. "fitted probabilities numerically 0 or 1 occurred".
     pub warnings: Vec<String>,
@@ -631,6 +632,9 @@ struct Row {
 impl GlmPema {
     /// The analysis of a resolved design (its offsets included) with `link`.
     pub fn new(design: Design, link: Link, options: &GlmOptions) -> Self {
+        // A model without columns (`y ~ offset(o) - 1`) has nothing to fit: as R's `glm.fit`
+        // for an empty model, one pass evaluates it at `η = offset`, with 0 iterations.
+        let empty = design.ncols == 0;
         let null_mode = match (design.intercept, design.offsets.is_empty()) {
             (true, true) => NullMode::Mean,
             (true, false) => NullMode::Irls,
@@ -642,9 +646,13 @@ impl GlmPema {
             options: options.clone(),
             null_mode,
             it: Iteration {
-                point: Point::Start,
-                wls_point: None,
-                wls_fit: None,
+                point: if empty {
+                    Point::Beta(Vec::new())
+                } else {
+                    Point::Start
+                },
+                wls_point: empty.then(|| Point::Beta(Vec::new())),
+                wls_fit: empty.then(|| ls::solve(&Mat::zeros(1, 1), 0.0)),
                 coefold: None,
                 devold: f64::NAN,
                 iter: 0,
@@ -737,7 +745,7 @@ impl GlmPema {
         len: usize,
     ) -> Result<()> {
         let p = self.design.ncols;
-        let first = self.it.point == Point::Start;
+        let first = self.passes == 0;
         let binomial = self.family == Family::Binomial;
         let eps10 = 10.0 * f64::EPSILON;
         let end = start + len;
@@ -1107,6 +1115,27 @@ impl GlmPema {
         let Point::Beta(beta) = self.it.point.clone() else {
             return Err(Error::invalid("internal: no coefficients"));
         };
+        if self.design.ncols == 0 {
+            if acc.invalid > 0 || !dev.is_finite() {
+                return Err(Error::invalid(format!(
+                    "{formula}: the model has no terms, and its offset gives invalid values of the linear predictor for the {} family with the {} link",
+                    self.family.name(),
+                    self.link.name()
+                )));
+            }
+            let Some(fit) = self.it.wls_fit.take() else {
+                return Err(Error::invalid("internal: no least-squares fit"));
+            };
+            // R's glm.fit sets `boundary` for an empty model (without its warning).
+            self.it.boundary = true;
+            self.finished = Some(Finished {
+                fit,
+                beta,
+                partial: acc,
+                converged: true,
+            });
+            return Ok(());
+        }
         if !dev.is_finite() || acc.invalid > 0 {
             // R's step halving: back towards the last accepted coefficients.
             let Some(old) = self.it.coefold.clone() else {
@@ -1219,7 +1248,7 @@ impl GlmPema {
     }
 
     fn result(&mut self, fin: Finished) -> RxGlm {
-        if self.it.boundary {
+        if self.it.boundary && self.design.ncols > 0 {
             self.warn("algorithm stopped at boundary value");
         }
         if fin.partial.extreme > 0 {

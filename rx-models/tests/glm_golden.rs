@@ -634,7 +634,7 @@ fn glm_matches_r_on_halving_offset_and_weight_paths() {
         );
         checked += 1;
     }
-    assert_eq!(checked, 9);
+    assert_eq!(checked, 11);
 }
 
 /// rx_lin_mod does not fit offsets: it says so and points to rx_glm, whose gaussian family

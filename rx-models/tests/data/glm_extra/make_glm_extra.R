@@ -2,7 +2,8 @@
 # (../golden/glm.json) do not reach: step halving ("step size truncated due to divergence"),
 # non-convergence with halving, the null deviance refit for an intercept plus an offset with
 # non-canonical links, no intercept with an offset, non-integer binomial successes, and
-# prior weights in the gaussian and inverse Gaussian AIC.
+# prior weights in the gaussian and inverse Gaussian AIC, and models without terms (only an
+# offset), which R evaluates without iterating.
 #
 # Run: Rscript make_glm_extra.R (writes glm_extra.csv and glm_extra.json next to this file).
 # Made with R 4.2.2 (Debian 12), jsonlite 1.8.4.
@@ -42,7 +43,9 @@ cases <- list(
   list(name = "poisson_sqrt_offset", formula = "cnt ~ x8 + offset(e)", family = "poisson", link = "sqrt", weights = NULL),
   list(name = "binomial_noninteger_pweights", formula = "b ~ x8", family = "binomial", link = "logit", weights = "pw"),
   list(name = "gaussian_log_pweights", formula = "g8 ~ x8", family = "gaussian", link = "log", weights = "pw"),
-  list(name = "invgauss_log_pweights", formula = "g8 ~ x8 + offset(log(e))", family = "inverse.gaussian", link = "log", weights = "pw")
+  list(name = "invgauss_log_pweights", formula = "g8 ~ x8 + offset(log(e))", family = "inverse.gaussian", link = "log", weights = "pw"),
+  list(name = "poisson_empty_offset", formula = "cnt ~ offset(log(e)) - 1", family = "poisson", link = "log", weights = NULL),
+  list(name = "gamma_empty_offset", formula = "g8 ~ offset(log(e)) - 1", family = "Gamma", link = "log", weights = "pw")
 )
 out <- lapply(cases, function(cs) {
   ws <- character(0)
@@ -55,8 +58,8 @@ out <- lapply(cases, function(cs) {
   co <- s$coefficients
   list(name = cs$name, formula = cs$formula, family = cs$family, link = cs$link,
        pweights = if (is.null(cs$weights)) NA else cs$weights,
-       coefficients = lapply(seq_len(nrow(co)), function(i) list(name = rownames(co)[i],
-         estimate = num(co[i, 1]), std_error = num(co[i, 2]), statistic = num(co[i, 3]), p_value = num(co[i, 4]))),
+       coefficients = I(lapply(seq_len(nrow(co)), function(i) list(name = rownames(co)[i],
+         estimate = num(co[i, 1]), std_error = num(co[i, 2]), statistic = num(co[i, 3]), p_value = num(co[i, 4])))),
        deviance = num(f$deviance), null_deviance = num(f$null.deviance), df_residual = f$df.residual,
        df_null = f$df.null, aic = num(f$aic), dispersion = num(s$dispersion),
        iter = f$iter, converged = f$converged, boundary = f$boundary, warnings = I(unique(ws)))
