@@ -6,6 +6,8 @@
 //!
 //! - [`dd`]: double-double arithmetic for sums and residuals that must not lose digits.
 //! - [`dist`]: the distributions behind p values and intervals (normal, t, F, chi-square, gamma).
+//! - [`family`]: GLM families and links as R defines them; [`glm`]: `rx_glm` and `rx_logit` by
+//!   IRLS, one pass per iteration, matching R's `glm.fit`.
 
 pub mod cube;
 pub mod cube_fit;
@@ -21,6 +23,7 @@ pub mod tsqr;
 
 pub use rx_core;
 pub use cube::{RxCrossTabs, RxCube, rx_crosstabs, rx_cube};
+pub use glm::{GlmOptions, LogitOptions, RxGlm, rx_glm, rx_logit};
 pub use summary::{RxSummary, SummaryOptions, SummaryPema, rx_summary};
 /// Re-exported so that users get the faer version the models were built with.
 pub use faer;
