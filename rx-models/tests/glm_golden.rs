@@ -6,9 +6,9 @@
 //!
 //! `rx_glm` runs R's `glm.fit` iteration from R's starting values with R's convergence rule,
 //! so it takes the same iterations and agrees with R to rounding: the relative tolerance is
-//! 1e-8 everywhere (the worst error reached is printed with `--nocapture`: about 1e-12 on the
-//! converged cases, most of it in p values near 1e-88, and 4e-10 on the perfectly separated
-//! case, whose 25th iterate R reports with standard errors of 5e4).
+//! 1e-8 (the worst error reached is printed with `--nocapture`: about 1e-12 on the converged
+//! cases, most of it in p values near 1e-88). The perfectly separated case, whose 25th iterate
+//! R reports with standard errors of 5e4, is held to 1e-6 (it reaches a few 1e-9).
 
 use rx_core::RxLocalSeq;
 use rx_models::family::{Family, Link};
@@ -259,7 +259,11 @@ fn glm_matches_r_on_every_case_and_coding() {
             );
             assert_eq!(fit.family.name(), case["family"].as_str().unwrap());
             assert_eq!(fit.link.name(), case["link"].as_str().unwrap());
-            let worst = compare(&what, case, v, &fit, 1e-8, 1e-8);
+            // The separated case is R's 25th iterate on the way to infinite coefficients, with
+            // standard errors of 5e4 from a nearly singular weighted problem: its last digits
+            // depend on rounding in the QR, so it is held to 1e-6 (it reaches about 4e-9).
+            let tol = if separated { 1e-6 } else { 1e-8 };
+            let worst = compare(&what, case, v, &fit, tol, tol);
             eprintln!(
                 "{what}: {} iterations as R, worst relative error {:.1e} ({})",
                 fit.iterations, worst.rel, worst.what
