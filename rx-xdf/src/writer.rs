@@ -378,8 +378,8 @@ impl XdfWriter {
     }
 
     /// Converts an input batch to the stored form, factor columns as plain Int32 codes into the
-    /// stream's level table, and updates low/high.
-    fn normalize(&mut self, batch: &RecordBatch) -> Result<RecordBatch> {
+    /// stream's level table, and (with `ranges`) updates low/high.
+    fn normalize(&mut self, batch: &RecordBatch, ranges: bool) -> Result<RecordBatch> {
         let mut cols: Vec<ArrayRef> = Vec::with_capacity(self.schema.fields().len());
         let mut fields = Vec::with_capacity(self.schema.fields().len());
         for (i, f) in self.schema.fields().iter().enumerate() {
@@ -399,8 +399,9 @@ impl XdfWriter {
             } else {
                 rx_core::column_info::cast_strict(array, f.data_type(), &what, self.rows)?
             };
-            if st.numeric {
-                update_range(&out, &mut st.low, &mut st.high);
+            if ranges && st.numeric {
+                let (lo, hi) = min_max_of(&out);
+                merge_range(lo, hi, &mut st.low, &mut st.high);
             }
             let dt = out.data_type().clone();
             cols.push(out);
@@ -437,6 +438,11 @@ impl XdfWriter {
     /// table is new or grew (the whole dictionary the first time, then deltas), then the record
     /// batch, with its checksums.
     fn write_block(&mut self, batch: &RecordBatch) -> Result<()> {
+        self.write_block_ranged(batch, false)
+    }
+
+    /// [`Self::write_block`], also updating low/high from the block when `ranges`.
+    fn write_block_ranged(&mut self, batch: &RecordBatch, ranges: bool) -> Result<()> {
         for i in 0..batch.num_columns() {
             let Some(values) = self.dict_values(i) else {
                 continue;
@@ -459,7 +465,12 @@ impl XdfWriter {
 
         let rows = batch.num_rows();
         // Factor columns are stored as their codes (the dictionary went in its own messages).
-        let columns: Vec<ArrayData> = batch.columns().iter().map(|c| c.to_data()).collect();
+        let columns: Vec<(ArrayRef, bool)> = batch
+            .columns()
+            .iter()
+            .zip(&self.columns)
+            .map(|(c, st)| (c.clone(), ranges && st.numeric))
+            .collect();
         let bytes = batch.get_array_memory_size();
         let packs = std::mem::take(&mut self.packs);
         let encoded = encode_columns(
@@ -469,6 +480,11 @@ impl XdfWriter {
             &self.compressors,
             bytes >= PARALLEL_MIN_BYTES,
         )?;
+        for (e, st) in encoded.iter().zip(self.columns.iter_mut()) {
+            if let Some((lo, hi)) = e.range {
+                merge_range(lo, hi, &mut st.low, &mut st.high);
+            }
+        }
         let header =
             self.message_header(MessageKind::Record { rows }, &encoded, body_len(&encoded));
         let meta = header.len();
@@ -485,11 +501,6 @@ impl XdfWriter {
         });
         self.packs = encoded.into_iter().map(|e| e.pack).collect();
         self.rows += rows as u64;
-        self.unsynced += (meta + body) as u64;
-        if self.unsynced >= SYNC_AHEAD_BYTES {
-            self.unsynced = 0;
-            self.sync_ahead()?;
-        }
         Ok(())
     }
 
@@ -515,7 +526,7 @@ impl XdfWriter {
         delta: bool,
     ) -> Result<(Vec<u8>, usize)> {
         let encoded = encode_columns(
-            vec![values.to_data()],
+            vec![(values.clone(), false)],
             vec![std::mem::take(&mut self.scratch)],
             self.codec,
             &self.compressors,
@@ -617,20 +628,27 @@ impl XdfWriter {
     }
 
     /// Writes the body of a message (every buffer, each padded to 8 bytes); returns its length.
+    /// Every [`SYNC_AHEAD_BYTES`] written, the background thread is asked to write them out, so
+    /// the disk works on the first buffers of a block while the next ones are copied.
     fn write_body(&mut self, encoded: &[EncodedColumn]) -> Result<usize> {
-        let out = self
-            .out
-            .as_mut()
-            .ok_or_else(|| Error::invalid("the .xdf writer is closed"))?;
         let mut n = 0usize;
         for e in encoded {
             for seg in &e.segs {
                 let bytes = e.bytes(seg);
                 let pad = pad8(bytes.len());
+                let out = self
+                    .out
+                    .as_mut()
+                    .ok_or_else(|| Error::invalid("the .xdf writer is closed"))?;
                 out.write_all(bytes)
                     .and_then(|_| out.write_all(&PADDING[..pad]))
                     .map_err(|err| Error::io(&self.path, err))?;
                 n += bytes.len() + pad;
+                self.unsynced += (bytes.len() + pad) as u64;
+                if self.unsynced >= SYNC_AHEAD_BYTES {
+                    self.unsynced = 0;
+                    self.sync_ahead()?;
+                }
             }
         }
         self.offset += n as u64;
@@ -767,10 +785,11 @@ fn factor_codes(array: &ArrayRef, table: &mut LevelTable, what: &str) -> Result<
     }
 }
 
-/// Updates the running low/high of a numeric column (missing and NaN values ignored).
-fn update_range(array: &ArrayRef, low: &mut Option<f64>, high: &mut Option<f64>) {
+/// Smallest and largest value of a numeric column as f64, missing and NaN values ignored
+/// (`(inf, -inf)` when there is none, or for other types).
+fn min_max_of(array: &ArrayRef) -> (f64, f64) {
     use arrow::datatypes::*;
-    let (lo, hi) = match array.data_type() {
+    match array.data_type() {
         DataType::Float64 => min_max(array.as_primitive::<Float64Type>()),
         DataType::Float32 => min_max(array.as_primitive::<Float32Type>()),
         DataType::Int8 => min_max(array.as_primitive::<Int8Type>()),
@@ -780,8 +799,12 @@ fn update_range(array: &ArrayRef, low: &mut Option<f64>, high: &mut Option<f64>)
         DataType::UInt8 => min_max(array.as_primitive::<UInt8Type>()),
         DataType::UInt16 => min_max(array.as_primitive::<UInt16Type>()),
         DataType::UInt32 => min_max(array.as_primitive::<UInt32Type>()),
-        _ => return,
-    };
+        _ => (f64::INFINITY, f64::NEG_INFINITY),
+    }
+}
+
+/// Folds a block's low/high into a column's running low/high.
+fn merge_range(lo: f64, hi: f64, low: &mut Option<f64>, high: &mut Option<f64>) {
     if lo <= hi {
         *low = Some(low.map_or(lo, |l| l.min(lo)));
         *high = Some(high.map_or(hi, |h| h.max(hi)));
@@ -828,13 +851,17 @@ mod num_traits_like {
 
 impl ChunkWriter for XdfWriter {
     fn write(&mut self, batch: &RecordBatch) -> Result<()> {
-        let normalized = self.normalize(batch)?;
+        // A chunk written as one block has its low/high taken while its columns are encoded (in
+        // parallel); chunks re-blocked by `rows_per_block` have them taken now, so that
+        // `current_schema` covers rows still waiting for their block.
+        let direct = self.rows_per_block.is_none();
+        let normalized = self.normalize(batch, !direct)?;
         if normalized.num_rows() == 0 {
             // Nothing to store; the level tables and the schema already took what it had.
             return Ok(());
         }
-        if self.rows_per_block.is_none() {
-            return self.write_block(&normalized);
+        if direct {
+            return self.write_block_ranged(&normalized, true);
         }
         self.pending_rows += normalized.num_rows();
         self.pending.push(normalized);
@@ -948,7 +975,7 @@ const PADDING: [u8; ALIGN] = [0; ALIGN];
 const PARALLEL_MIN_BYTES: usize = 1 << 20;
 
 /// After this many bytes written, the background thread is asked to write them out to disk.
-const SYNC_AHEAD_BYTES: u64 = 8 << 20;
+const SYNC_AHEAD_BYTES: u64 = 4 << 20;
 
 /// Zero bytes that pad a buffer of `len` bytes to the alignment.
 fn pad8(len: usize) -> usize {
@@ -1007,6 +1034,8 @@ struct EncodedColumn {
     segs: Vec<Seg>,
     /// CRC-32 of the buffers as stored (without padding), for the block table.
     crc: u32,
+    /// Smallest and largest value, when asked for.
+    range: Option<(f64, f64)>,
     /// The scratch compressed buffers live in; handed back for the next block.
     pack: Vec<u8>,
 }
@@ -1249,13 +1278,18 @@ fn compress_buffer(
     Ok(start..end)
 }
 
-/// Encodes one column: its buffers, compressed into `pack` when there is a codec, and their CRC.
+/// Encodes one column: its buffers, compressed into `pack` when there is a codec, their CRC and
+/// (with `range`) its smallest and largest value.
 fn encode_column(
-    data: &ArrayData,
+    column: &ArrayRef,
+    range: bool,
     mut pack: Vec<u8>,
     codec: Codec,
     pool: &CompressorPool,
 ) -> Result<EncodedColumn> {
+    let data = column.to_data();
+    let data = &data;
+    let range = range.then(|| min_max_of(column));
     let buffers = ipc_buffers(data)?;
     let mut h = crc32fast::Hasher::new();
     let mut segs = Vec::with_capacity(buffers.len());
@@ -1288,12 +1322,13 @@ fn encode_column(
         node: arrow_ipc::FieldNode::new(data.len() as i64, data.null_count() as i64),
         segs,
         crc: h.finalize(),
+        range,
         pack,
     })
 }
 
-/// A column to encode and the scratch for its compressed buffers.
-type ColumnInput = (ArrayData, Vec<u8>);
+/// A column to encode, whether to take its low/high, and the scratch for its compressed buffers.
+type ColumnInput = ((ArrayRef, bool), Vec<u8>);
 
 /// The columns of one message being encoded, claimed one at a time by the writing thread and by
 /// pool threads that come to help.
@@ -1316,9 +1351,11 @@ impl EncodeJob {
             };
             let input = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
             let result = match input {
-                Some((data, pack)) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(
-                    || encode_column(&data, pack, self.codec, &self.pool),
-                ))
+                Some(((column, range), pack)) => std::panic::catch_unwind(
+                    std::panic::AssertUnwindSafe(|| {
+                        encode_column(&column, range, pack, self.codec, &self.pool)
+                    }),
+                )
                 .unwrap_or_else(|_| {
                     Err(Error::invalid(
                         "encoding a column failed unexpectedly; this is a bug, please report it",
@@ -1340,7 +1377,7 @@ impl EncodeJob {
 /// rayon pool help: the calling thread never waits for a pool thread to start, only for columns a
 /// pool thread already took on.
 fn encode_columns(
-    columns: Vec<ArrayData>,
+    columns: Vec<(ArrayRef, bool)>,
     mut packs: Vec<Vec<u8>>,
     codec: Codec,
     pool: &Arc<CompressorPool>,
@@ -1352,7 +1389,7 @@ fn encode_columns(
         return columns
             .iter()
             .zip(packs)
-            .map(|(c, p)| encode_column(c, p, codec, pool))
+            .map(|((c, r), p)| encode_column(c, *r, p, codec, pool))
             .collect();
     }
     let job = Arc::new(EncodeJob {
@@ -1550,7 +1587,8 @@ mod tests {
                 write_message(&mut want, data, &opts).unwrap();
 
                 let pool = Arc::new(CompressorPool::new(codec));
-                let cols: Vec<ArrayData> = b.columns().iter().map(|c| c.to_data()).collect();
+                let cols: Vec<(ArrayRef, bool)> =
+                    b.columns().iter().map(|c| (c.clone(), true)).collect();
                 for parallel in [false, true] {
                     let enc =
                         encode_columns(cols.clone(), Vec::new(), codec, &pool, parallel).unwrap();
