@@ -8,10 +8,11 @@ use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, DictionaryArray, Int32Array, StringArray, UInt32Array,
+    Array, ArrayData, ArrayRef, AsArray, BooleanArray, BooleanBufferBuilder, DictionaryArray,
+    Int32Array, StringArray, UInt32Array,
 };
-use arrow::buffer::{BooleanBuffer, NullBuffer};
-use arrow::datatypes::{DataType, Int32Type, Schema};
+use arrow::buffer::{BooleanBuffer, Buffer, MutableBuffer, NullBuffer, OffsetBuffer, ScalarBuffer};
+use arrow::datatypes::{DataType, Int32Type, Schema, SchemaRef};
 use arrow::record_batch::{RecordBatch, RecordBatchOptions};
 use rayon::prelude::*;
 use rx_core::factor::{LevelTable, factor_type};
@@ -121,6 +122,429 @@ impl Rechunker {
                 .map_err(|e| Error::arrow("joining blocks into a chunk", e))
             }
         }
+    }
+}
+
+/// Builds chunks of exactly `target` rows (the last may be shorter) from batches pushed one after
+/// another, copying each batch's columns into chunk-sized buffers as it arrives. Compared with
+/// queueing batches and concatenating them when a chunk is full ([`Rechunker`]), the copying is
+/// spread over the time the batches arrive (a reader waiting for the next decoded piece does it
+/// meanwhile), each batch can be freed as soon as it is copied, and a chunk is ready as soon as its
+/// last batch arrives.
+///
+/// Rows pushed while a finished chunk waits to be taken are held until it is taken; by then the
+/// chunk before it has usually been dropped by whoever took it, and the next chunk reuses its
+/// buffers instead of asking the allocator for fresh memory (which the kernel would have to
+/// zero).
+///
+/// Fixed-width, boolean and string (`Utf8`) columns are copied as they come; columns of other
+/// types are kept and concatenated when the chunk is full.
+#[derive(Debug)]
+pub(crate) struct ChunkAssembler {
+    schema: SchemaRef,
+    target: usize,
+    cols: Vec<ColumnBuilder>,
+    /// Rows in the chunk being built.
+    rows: usize,
+    /// Rows the rest of the stream is expected to hold (sizes the buffers of the next chunk).
+    expect_rows: Option<usize>,
+    /// Finished chunks, not taken yet.
+    ready: VecDeque<RecordBatch>,
+    /// Rows pushed while a finished chunk was waiting.
+    held: VecDeque<RecordBatch>,
+}
+
+impl ChunkAssembler {
+    /// An assembler of chunks of `target` rows (at least 1) of `schema`.
+    pub(crate) fn new(schema: SchemaRef, target: usize) -> Self {
+        let cols = schema
+            .fields()
+            .iter()
+            .map(|f| ColumnBuilder::new(f.data_type()))
+            .collect();
+        ChunkAssembler {
+            schema,
+            target: target.max(1),
+            cols,
+            rows: 0,
+            expect_rows: None,
+            ready: VecDeque::new(),
+            held: VecDeque::new(),
+        }
+    }
+
+    /// How many rows the rest of the stream is expected to hold (from the next batch pushed on):
+    /// the next chunk's buffers are sized for that many rows (or a chunk) instead of growing.
+    pub(crate) fn expect_rows(&mut self, rows: usize) {
+        let held: usize = self.held.iter().map(RecordBatch::num_rows).sum();
+        self.expect_rows = Some(rows + held);
+    }
+
+    /// True when a full chunk is waiting.
+    pub(crate) fn has_chunk(&self) -> bool {
+        !self.ready.is_empty()
+    }
+
+    /// Adds the rows of `batch` (whose columns have the assembler's types).
+    pub(crate) fn push(&mut self, batch: &RecordBatch) -> Result<()> {
+        if batch.num_rows() > 0 {
+            self.held.push_back(batch.clone());
+        }
+        self.drain()
+    }
+
+    /// Copies held rows into chunks until a chunk is finished (and waits to be taken) or none is
+    /// left.
+    fn drain(&mut self) -> Result<()> {
+        while self.ready.is_empty() {
+            let Some(batch) = self.held.pop_front() else {
+                break;
+            };
+            let n = batch.num_rows();
+            let take = (self.target - self.rows).min(n);
+            if self.rows == 0 && take == self.target {
+                // A whole chunk inside one batch: no copy.
+                self.ready.push_back(batch.slice(0, take));
+            } else {
+                if self.rows == 0 {
+                    let expect = self.expect_rows.unwrap_or(self.target).max(n);
+                    let rows = expect.min(self.target);
+                    for (b, col) in self.cols.iter_mut().zip(batch.columns()) {
+                        b.start(rows, col.as_ref(), n);
+                    }
+                }
+                for (b, col) in self.cols.iter_mut().zip(batch.columns()) {
+                    b.append(col, 0, take)?;
+                }
+                self.rows += take;
+                if self.rows == self.target {
+                    self.finish_chunk()?;
+                }
+            }
+            if let Some(e) = self.expect_rows.as_mut() {
+                *e = e.saturating_sub(take);
+            }
+            if take < n {
+                self.held.push_front(batch.slice(take, n - take));
+            }
+        }
+        Ok(())
+    }
+
+    fn finish_chunk(&mut self) -> Result<()> {
+        let n = std::mem::take(&mut self.rows);
+        let columns = self
+            .cols
+            .iter_mut()
+            .map(|b| b.finish(n))
+            .collect::<Result<Vec<_>>>()?;
+        let batch = RecordBatch::try_new_with_options(
+            self.schema.clone(),
+            columns,
+            &RecordBatchOptions::new().with_row_count(Some(n)),
+        )
+        .map_err(|e| Error::arrow("assembling a chunk", e))?;
+        self.ready.push_back(batch);
+        Ok(())
+    }
+
+    /// The next chunk: a full one, or (with `flush`, at the end of the stream) whatever is left.
+    pub(crate) fn pop(&mut self, flush: bool) -> Result<Option<RecordBatch>> {
+        if self.ready.is_empty() {
+            self.drain()?;
+        }
+        if self.ready.is_empty() && flush && self.rows > 0 {
+            self.finish_chunk()?;
+        }
+        Ok(self.ready.pop_front())
+    }
+}
+
+/// Validity bits of a column being assembled; kept only once a missing value shows up.
+#[derive(Debug, Default)]
+struct NullsBuilder {
+    bits: Option<BooleanBufferBuilder>,
+    len: usize,
+    capacity: usize,
+}
+
+impl NullsBuilder {
+    fn start(&mut self, rows: usize) {
+        self.bits = None;
+        self.len = 0;
+        self.capacity = rows;
+    }
+
+    fn append(&mut self, nulls: Option<&NullBuffer>, off: usize, n: usize) {
+        match nulls.filter(|nb| nb.slice(off, n).null_count() > 0) {
+            Some(nb) => {
+                let bits = self.bits.get_or_insert_with(|| {
+                    let mut b = BooleanBufferBuilder::new(self.capacity.max(self.len + n));
+                    b.append_n(self.len, true);
+                    b
+                });
+                bits.append_buffer(&nb.inner().slice(off, n));
+            }
+            None => {
+                if let Some(bits) = self.bits.as_mut() {
+                    bits.append_n(n, true);
+                }
+            }
+        }
+        self.len += n;
+    }
+
+    fn finish(&mut self) -> Option<NullBuffer> {
+        self.len = 0;
+        self.bits
+            .take()
+            .map(|mut b| NullBuffer::new(b.finish()))
+            .filter(|nb| nb.null_count() > 0)
+    }
+}
+
+/// Buffers of chunks already handed out, taken back for new chunks once nobody else holds them.
+#[derive(Debug, Default)]
+struct Spares(Vec<Buffer>);
+
+impl Spares {
+    /// At most this many buffers are kept (a chunk being used, and the one before it).
+    const KEEP: usize = 2;
+
+    fn keep(&mut self, b: &Buffer) {
+        if self.0.len() >= Self::KEEP {
+            self.0.remove(0);
+        }
+        self.0.push(b.clone());
+    }
+
+    /// An empty buffer with room for `bytes`: a spare nobody else holds any more, or a new one.
+    fn take(&mut self, bytes: usize) -> MutableBuffer {
+        let mut i = 0;
+        while i < self.0.len() {
+            let b = self.0.remove(i);
+            match b.into_mutable() {
+                Ok(mut m) => {
+                    if m.capacity() >= bytes {
+                        m.clear();
+                        return m;
+                    }
+                }
+                Err(b) => {
+                    self.0.insert(i, b);
+                    i += 1;
+                }
+            }
+        }
+        MutableBuffer::with_capacity(bytes)
+    }
+}
+
+/// One column of a chunk being assembled.
+#[derive(Debug)]
+enum ColumnBuilder {
+    /// Fixed-width values (numbers, dates, timestamps, factor codes), copied byte for byte.
+    Fixed {
+        data_type: DataType,
+        width: usize,
+        values: MutableBuffer,
+        nulls: NullsBuilder,
+        spares: Spares,
+    },
+    Boolean {
+        values: BooleanBufferBuilder,
+        nulls: NullsBuilder,
+    },
+    /// Strings: offsets rebased as they are copied.
+    Utf8 {
+        offsets: MutableBuffer,
+        last: i32,
+        values: MutableBuffer,
+        nulls: NullsBuilder,
+        spare_offsets: Spares,
+        spare_values: Spares,
+    },
+    /// Any other type: the pieces, concatenated when the chunk is full.
+    Other { parts: Vec<ArrayRef> },
+}
+
+impl ColumnBuilder {
+    fn new(dt: &DataType) -> Self {
+        match dt {
+            DataType::Boolean => ColumnBuilder::Boolean {
+                values: BooleanBufferBuilder::new(0),
+                nulls: NullsBuilder::default(),
+            },
+            DataType::Utf8 => ColumnBuilder::Utf8 {
+                offsets: MutableBuffer::new(0),
+                last: 0,
+                values: MutableBuffer::new(0),
+                nulls: NullsBuilder::default(),
+                spare_offsets: Spares::default(),
+                spare_values: Spares::default(),
+            },
+            dt => match dt.primitive_width() {
+                Some(width) if !matches!(dt, DataType::Null) => ColumnBuilder::Fixed {
+                    data_type: dt.clone(),
+                    width,
+                    values: MutableBuffer::new(0),
+                    nulls: NullsBuilder::default(),
+                    spares: Spares::default(),
+                },
+                _ => ColumnBuilder::Other { parts: Vec::new() },
+            },
+        }
+    }
+
+    /// Gets ready for a chunk of about `rows` rows; `sample` (a batch of `sample_rows` rows of
+    /// the column) tells how many bytes string values take.
+    fn start(&mut self, rows: usize, sample: &dyn Array, sample_rows: usize) {
+        match self {
+            ColumnBuilder::Fixed {
+                width,
+                values,
+                nulls,
+                spares,
+                ..
+            } => {
+                *values = spares.take(rows * *width);
+                nulls.start(rows);
+            }
+            ColumnBuilder::Boolean { values, nulls } => {
+                *values = BooleanBufferBuilder::new(rows);
+                nulls.start(rows);
+            }
+            ColumnBuilder::Utf8 {
+                offsets,
+                last,
+                values,
+                nulls,
+                spare_offsets,
+                spare_values,
+            } => {
+                let bytes = sample
+                    .as_string_opt::<i32>()
+                    .map_or(0, |s| s.value_data().len());
+                let per_row = bytes as f64 / sample_rows.max(1) as f64;
+                *offsets = spare_offsets.take((rows + 1) * 4);
+                offsets.push(0i32);
+                *last = 0;
+                *values = spare_values.take((per_row * rows as f64 * 1.1) as usize + 64);
+                nulls.start(rows);
+            }
+            ColumnBuilder::Other { parts } => parts.clear(),
+        }
+    }
+
+    /// Copies rows `off..off + n` of `array`.
+    fn append(&mut self, array: &ArrayRef, off: usize, n: usize) -> Result<()> {
+        let mismatch = || {
+            Error::Schema(format!(
+                "internal: a {} column cannot join a chunk of another type",
+                array.data_type()
+            ))
+        };
+        match self {
+            ColumnBuilder::Fixed {
+                data_type,
+                width,
+                values,
+                nulls,
+                ..
+            } => {
+                if array.data_type() != data_type {
+                    return Err(mismatch());
+                }
+                let data = array.to_data();
+                let buf = data.buffers().first().ok_or_else(mismatch)?;
+                let start = (data.offset() + off) * *width;
+                let bytes = buf
+                    .as_slice()
+                    .get(start..start + n * *width)
+                    .ok_or_else(mismatch)?;
+                values.extend_from_slice(bytes);
+                nulls.append(array.nulls(), off, n);
+            }
+            ColumnBuilder::Boolean { values, nulls } => {
+                let b = array.as_boolean_opt().ok_or_else(mismatch)?;
+                values.append_buffer(&b.values().slice(off, n));
+                nulls.append(b.nulls(), off, n);
+            }
+            ColumnBuilder::Utf8 {
+                offsets,
+                last,
+                values,
+                nulls,
+                ..
+            } => {
+                let s = array.as_string_opt::<i32>().ok_or_else(mismatch)?;
+                let src = s.value_offsets().get(off..=off + n).ok_or_else(mismatch)?;
+                let (first, end) = (src[0], src[n]);
+                let shift = i64::from(*last) - i64::from(first);
+                if i64::from(end) + shift > i64::from(i32::MAX) {
+                    return Err(Error::invalid(
+                        "a chunk's strings take more than 2 GiB; read fewer rows per chunk (rows_per_read)",
+                    ));
+                }
+                let shift = shift as i32;
+                offsets.extend(src.iter().skip(1).map(|&o| o + shift));
+                *last = end + shift;
+                values.extend_from_slice(
+                    s.value_data()
+                        .get(first as usize..end as usize)
+                        .ok_or_else(mismatch)?,
+                );
+                nulls.append(s.nulls(), off, n);
+            }
+            ColumnBuilder::Other { parts } => parts.push(array.slice(off, n)),
+        }
+        Ok(())
+    }
+
+    /// The assembled column of `n` rows; the builder is left empty for the next chunk.
+    fn finish(&mut self, n: usize) -> Result<ArrayRef> {
+        let err = |e| Error::arrow("assembling a chunk", e);
+        Ok(match self {
+            ColumnBuilder::Fixed {
+                data_type,
+                values,
+                nulls,
+                spares,
+                ..
+            } => {
+                let bitmap = nulls.finish().map(|nb| nb.into_inner().into_inner());
+                let values: Buffer = std::mem::replace(values, MutableBuffer::new(0)).into();
+                spares.keep(&values);
+                let data =
+                    ArrayData::try_new(data_type.clone(), n, bitmap, 0, vec![values], vec![])
+                        .map_err(err)?;
+                arrow::array::make_array(data)
+            }
+            ColumnBuilder::Boolean { values, nulls } => {
+                Arc::new(BooleanArray::new(values.finish(), nulls.finish()))
+            }
+            ColumnBuilder::Utf8 {
+                offsets,
+                values,
+                nulls,
+                spare_offsets,
+                spare_values,
+                ..
+            } => {
+                let offsets: Buffer = std::mem::replace(offsets, MutableBuffer::new(0)).into();
+                let values: Buffer = std::mem::replace(values, MutableBuffer::new(0)).into();
+                spare_offsets.keep(&offsets);
+                spare_values.keep(&values);
+                let offsets = OffsetBuffer::new(ScalarBuffer::new(offsets, 0, n + 1));
+                Arc::new(StringArray::try_new(offsets, values, nulls.finish()).map_err(err)?)
+            }
+            ColumnBuilder::Other { parts } => {
+                let arrays: Vec<&dyn Array> = parts.iter().map(|a| a.as_ref()).collect();
+                let out = arrow::compute::concat(&arrays).map_err(err)?;
+                parts.clear();
+                out
+            }
+        })
     }
 }
 
@@ -360,6 +784,98 @@ mod tests {
         assert!(r.pop(false).unwrap().is_none());
         assert_eq!(r.pop(true).unwrap().unwrap().num_rows(), 1);
         assert!(r.pop(true).unwrap().is_none());
+    }
+
+    #[test]
+    fn assembler_gives_exact_chunks_of_the_same_rows() {
+        use arrow::array::{BooleanArray, Date32Array, Float64Array, LargeStringArray};
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("f", DataType::Float64, true),
+            Field::new("i", DataType::Int32, true),
+            Field::new("s", DataType::Utf8, true),
+            Field::new("b", DataType::Boolean, true),
+            Field::new("d", DataType::Date32, true),
+            Field::new("l", DataType::LargeUtf8, true),
+        ]));
+        let make = |from: usize, n: usize| {
+            let r = from..from + n;
+            let cols: Vec<ArrayRef> = vec![
+                Arc::new(Float64Array::from_iter(
+                    r.clone().map(|i| (i % 7 != 0).then_some(i as f64)),
+                )),
+                Arc::new(Int32Array::from_iter(r.clone().map(|i| Some(i as i32)))),
+                Arc::new(StringArray::from_iter(
+                    r.clone().map(|i| (i % 5 != 1).then(|| "x".repeat(i % 4))),
+                )),
+                Arc::new(BooleanArray::from_iter(
+                    r.clone().map(|i| (i % 11 != 2).then_some(i % 3 == 0)),
+                )),
+                Arc::new(Date32Array::from_iter_values(r.clone().map(|i| i as i32))),
+                Arc::new(LargeStringArray::from_iter_values(
+                    r.clone().map(|i| i.to_string()),
+                )),
+            ];
+            RecordBatch::try_new(schema.clone(), cols).unwrap()
+        };
+        // Batches of odd sizes, some of them slices (offsets not at 0), one bigger than a chunk.
+        let sizes = [3usize, 17, 1, 40, 9, 100, 2, 33];
+        let mut inputs = Vec::new();
+        let mut at = 0;
+        for (k, &n) in sizes.iter().enumerate() {
+            let b = make(at, n + 5);
+            inputs.push(if k % 2 == 0 {
+                b.slice(5, n)
+            } else {
+                b.slice(0, n)
+            });
+            at += n;
+        }
+        for target in [1usize, 7, 16, 64, 1000] {
+            let mut a = ChunkAssembler::new(schema.clone(), target);
+            a.expect_rows(10);
+            let mut out = Vec::new();
+            for b in &inputs {
+                a.push(b).unwrap();
+                while let Some(c) = a.pop(false).unwrap() {
+                    out.push(c);
+                }
+            }
+            while let Some(c) = a.pop(true).unwrap() {
+                out.push(c);
+            }
+            let total: usize = sizes.iter().sum();
+            let n_chunks = total.div_ceil(target);
+            assert_eq!(out.len(), n_chunks, "target {target}");
+            for (k, c) in out.iter().enumerate() {
+                let want = if k + 1 < n_chunks {
+                    target
+                } else {
+                    total - target * k
+                };
+                assert_eq!(c.num_rows(), want, "target {target}");
+            }
+            let got = arrow::compute::concat_batches(&schema, &out).unwrap();
+            let want = arrow::compute::concat_batches(&schema, &inputs).unwrap();
+            assert_eq!(got, want, "target {target}");
+
+            // Chunks dropped as soon as they are checked: later chunks reuse their buffers.
+            let mut a = ChunkAssembler::new(schema.clone(), target);
+            let mut at = 0;
+            let mut check = |c: RecordBatch| {
+                assert_eq!(c, want.slice(at, c.num_rows()), "target {target} at {at}");
+                at += c.num_rows();
+            };
+            for b in &inputs {
+                a.push(b).unwrap();
+                while let Some(c) = a.pop(false).unwrap() {
+                    check(c);
+                }
+            }
+            while let Some(c) = a.pop(true).unwrap() {
+                check(c);
+            }
+            assert_eq!(at, total);
+        }
     }
 
     #[test]

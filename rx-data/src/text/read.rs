@@ -39,7 +39,7 @@ use rx_core::{ColumnInfo, Error, Result};
 
 use super::scan::{count_newlines, line_of_record, split_pieces, walk_records};
 use super::sniff::{parse_logical, ragged_error};
-use crate::util::{Rechunker, remap_factor_parts};
+use crate::util::{ChunkAssembler, remap_factor_parts};
 
 /// How a column's text becomes values.
 #[derive(Debug, Clone, PartialEq)]
@@ -618,7 +618,11 @@ fn as_strings(arr: &ArrayRef) -> Result<&StringArray> {
 /// String semantics: the missing-value string is missing; an empty field (null from the decoder)
 /// is `""` unless `empty_is_missing`.
 fn fix_text(s: &StringArray, na: &str, empty_is_missing: bool) -> StringArray {
-    if s.null_count() == 0 && !s.iter().flatten().any(|v| v == na) {
+    // A value equal to the missing-value string is somewhere in the values buffer, which memmem
+    // scans far faster than the values can be compared one by one.
+    let may_hold_na =
+        na.is_empty() || memchr::memmem::find(s.value_data(), na.as_bytes()).is_some();
+    if s.null_count() == 0 && !(may_hold_na && s.iter().flatten().any(|v| v == na)) {
         return s.clone(); // nothing to change (and no need to validate the strings again)
     }
     let len = s.len();
@@ -685,8 +689,9 @@ const MAX_RECORD: usize = 256 << 20;
 
 /// What the reading thread sends, in file order.
 enum Msg {
-    /// A piece being decoded on the thread pool; its result arrives on this channel.
-    Piece(Receiver<Result<Vec<RecordBatch>>>),
+    /// A piece (of this many bytes) being decoded on the thread pool; its result arrives on the
+    /// channel.
+    Piece(Receiver<Result<Vec<RecordBatch>>>, usize),
     Failed(Error),
     Done,
 }
@@ -824,8 +829,9 @@ impl Producer {
                 pool: self.pool.clone(),
             });
             for r in pieces {
+                let bytes = r.len();
                 let rx = self.spawn_piece(&block, r);
-                if tx.send(Msg::Piece(rx)).is_err() {
+                if tx.send(Msg::Piece(rx, bytes)).is_err() {
                     return; // the reader was dropped
                 }
             }
@@ -844,7 +850,11 @@ pub(crate) struct TextReader {
     cols: Vec<ColPlan>,
     rx: Receiver<Msg>,
     producer_done: bool,
-    rechunker: Rechunker,
+    chunks: ChunkAssembler,
+    /// Bytes of data (after the header) in the file, and how many bytes and rows were decoded so
+    /// far: they size the buffers of the chunks to come.
+    data_bytes: u64,
+    bytes_in: u64,
     converters: Vec<ColumnConverter>,
     /// The schema of queued rows: factor columns hold stream codes (`Int32`).
     queued_schema: SchemaRef,
@@ -867,6 +877,10 @@ impl TextReader {
         let mut file = File::open(&path).map_err(|e| Error::io(&path, e))?;
         file.seek(SeekFrom::Start(data_start))
             .map_err(|e| Error::io(&path, e))?;
+        let data_bytes = file
+            .metadata()
+            .map(|m| m.len().saturating_sub(data_start))
+            .unwrap_or(0);
         let converters = plan
             .cols
             .iter()
@@ -915,7 +929,9 @@ impl TextReader {
             cols,
             rx,
             producer_done: false,
-            rechunker: Rechunker::new(rows_per_read),
+            chunks: ChunkAssembler::new(queued_schema.clone(), rows_per_read),
+            data_bytes,
+            bytes_in: 0,
             converters,
             queued_schema,
             levels: vec![None; ncols],
@@ -955,8 +971,18 @@ impl TextReader {
             &RecordBatchOptions::new().with_row_count(Some(n)),
         )
         .map_err(|e| Error::arrow(format!("{}: queueing rows", self.name), e))?;
-        self.rechunker.push(b);
-        Ok(())
+        self.chunks.push(&b)
+    }
+
+    /// Tells the chunk assembler how many rows the rest of the file should hold, from a piece of
+    /// `bytes` bytes and `rows` rows about to be queued on, at the rate of rows per byte seen so
+    /// far (this piece included).
+    fn expect_rows(&mut self, bytes: usize, rows: usize) {
+        let before = self.bytes_in;
+        self.bytes_in += bytes as u64;
+        let left = self.data_bytes.saturating_sub(before).max(bytes as u64) as f64;
+        let rate = (self.rows_in + rows as u64) as f64 / self.bytes_in.max(1) as f64;
+        self.chunks.expect_rows((left * rate * 1.02) as usize + 16);
     }
 
     /// Applies the column converters (names, metadata) and the level tables to a chunk.
@@ -1006,12 +1032,13 @@ impl TextReader {
     }
 
     fn next_chunk(&mut self) -> Result<Option<RecordBatch>> {
-        while !self.rechunker.has_chunk() && !self.producer_done {
+        while !self.chunks.has_chunk() && !self.producer_done {
             match self.rx.recv() {
-                Ok(Msg::Piece(piece)) => {
+                Ok(Msg::Piece(piece, bytes)) => {
                     let batches = piece.recv().map_err(|_| {
                         Error::invalid(format!("{}: a decoding task stopped unexpectedly; this is a bug, please report it", self.name))
                     })??;
+                    self.expect_rows(bytes, batches.iter().map(RecordBatch::num_rows).sum());
                     for b in batches {
                         self.queue(b)?;
                     }
@@ -1026,7 +1053,7 @@ impl TextReader {
                 }
             }
         }
-        match self.rechunker.pop(self.producer_done)? {
+        match self.chunks.pop(self.producer_done)? {
             Some(b) => self.convert(b).map(Some),
             None => Ok(None),
         }
