@@ -21,6 +21,9 @@ pub struct Tsqr {
     r: Vec<f64>,
     #[serde(skip)]
     work: Option<Work>,
+    /// The block being folded in (reused).
+    #[serde(skip)]
+    block: Vec<f64>,
 }
 
 impl Clone for Tsqr {
@@ -30,6 +33,7 @@ impl Clone for Tsqr {
             rows: self.rows,
             r: self.r.clone(),
             work: None,
+            block: Vec::new(),
         }
     }
 }
@@ -54,11 +58,11 @@ impl std::fmt::Debug for Work {
     }
 }
 
-const QR_BLOCK: usize = 8;
+const QR_BLOCK: usize = 19;
 
 impl Tsqr {
     /// Rows per block folded in at once.
-    pub const BLOCK: usize = 256;
+    pub const BLOCK: usize = 512;
 
     /// An empty factor of a matrix with `q` columns.
     pub fn new(q: usize) -> Self {
@@ -67,6 +71,7 @@ impl Tsqr {
             rows: 0,
             r: vec![0.0; q * q],
             work: None,
+            block: Vec::new(),
         }
     }
 
@@ -92,6 +97,20 @@ impl Tsqr {
             return;
         }
         let q = self.q;
+        let mut block = std::mem::take(&mut self.block);
+        block.clear();
+        block.resize(rows * q, 0.0);
+        fill(MatMut::from_column_major_slice_mut(&mut block, rows, q));
+        if !fold_block(&mut self.r, q, &mut block, rows) {
+            // Values so large that squares overflow: faer's scaled Householder QR instead.
+            self.fold_with_faer(&block, rows);
+        }
+        self.block = block;
+        self.rows += rows as u64;
+    }
+
+    fn fold_with_faer(&mut self, block: &[f64], rows: usize) {
+        let q = self.q;
         let r = std::mem::take(&mut self.r);
         let mut work = match self.work.take() {
             Some(w) if w.w.nrows() >= q + rows => w,
@@ -102,11 +121,12 @@ impl Tsqr {
             for i in 0..q {
                 w[(i, j)] = if i <= j { r[j * q + i] } else { 0.0 };
             }
+            for i in 0..rows {
+                w[(q + i, j)] = block[j * rows + i];
+            }
         }
-        fill(w.as_mut().subrows_mut(q, rows));
         self.r = factor(&mut work, q + rows, r);
         self.work = Some(work);
-        self.rows += rows as u64;
     }
 
     /// Folds in another factor of the same width (the QR of the stacked R's).
@@ -136,6 +156,70 @@ impl Work {
             mem: MemBuffer::new(req),
         }
     }
+}
+
+/// Folds the column-major `rows × q` block `b` into the upper-triangular `q × q` factor `r`
+/// (column-major) by Householder reflections that exploit the structure of `[R; B]`: reflection
+/// `j` mixes row `j` of R with the block only. Returns false (and leaves `r` as it was) when a
+/// column's squared norm overflows. Runs with the CPU's widest SIMD (pulp's dispatch), where the
+/// dot products and updates vectorise.
+fn fold_block(r: &mut [f64], q: usize, b: &mut [f64], rows: usize) -> bool {
+    let saved = r.to_vec();
+    let ok = pulp::Arch::new().dispatch(
+        #[inline(always)]
+        || fold_block_impl(r, q, b, rows),
+    );
+    if !ok {
+        r.copy_from_slice(&saved);
+    }
+    ok
+}
+
+#[inline(always)]
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    let mut acc = [0.0f64; 16];
+    let (ca, cb) = (a.chunks_exact(16), b.chunks_exact(16));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for l in 0..16 {
+            acc[l] += x[l] * y[l];
+        }
+    }
+    let mut s: f64 = acc.iter().sum();
+    for (x, y) in ra.iter().zip(rb) {
+        s += x * y;
+    }
+    s
+}
+
+#[inline(always)]
+fn fold_block_impl(r: &mut [f64], q: usize, b: &mut [f64], rows: usize) -> bool {
+    for j in 0..q {
+        let (left, right) = b.split_at_mut((j + 1) * rows);
+        let x = &left[j * rows..];
+        let sigma = dot(x, x);
+        if sigma == 0.0 {
+            continue;
+        }
+        let alpha = r[j * q + j];
+        let norm = (alpha * alpha + sigma).sqrt();
+        if !norm.is_finite() {
+            return false;
+        }
+        let beta = if alpha >= 0.0 { -norm } else { norm };
+        let scale = 1.0 / (alpha - beta);
+        let tau = (beta - alpha) / beta;
+        r[j * q + j] = beta;
+        for (k, col) in (j + 1..q).zip(right.chunks_exact_mut(rows)) {
+            let w = r[k * q + j] + scale * dot(x, col);
+            r[k * q + j] -= tau * w;
+            let c = tau * w * scale;
+            for (v, &xi) in col.iter_mut().zip(x) {
+                *v -= c * xi;
+            }
+        }
+    }
+    true
 }
 
 /// QR of the first `nrows` rows of the work matrix; returns its R (reusing `r`'s allocation).
