@@ -88,9 +88,6 @@ impl ComputeContext for RxLocalSeq {
 }
 
 /// Runs one pass of `pema` over all chunks of `source`, in order, and returns the partial.
-///
-/// The next chunk is read (and decompressed, and parsed) on a second thread while the current one
-/// is processed, so reading and computing overlap; at most two chunks are in flight.
 pub fn run_pass<P: Pema>(
     pema: &P,
     source: &dyn DataSource,
@@ -100,23 +97,9 @@ pub fn run_pass<P: Pema>(
         columns: Some(pema.columns()),
         rows_per_read: Some(options.rows_per_read),
     };
-    let reader = source.open(&read)?;
     let mut acc = pema.init();
-    std::thread::scope(|scope| -> Result<()> {
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        scope.spawn(move || {
-            for chunk in reader {
-                let stop = chunk.is_err();
-                // A closed channel means the consumer stopped (an error): stop reading.
-                if tx.send(chunk).is_err() || stop {
-                    break;
-                }
-            }
-        });
-        for chunk in rx {
-            pema.process(&mut acc, &chunk?)?;
-        }
-        Ok(())
-    })?;
+    for chunk in source.open(&read)? {
+        pema.process(&mut acc, &chunk?)?;
+    }
     Ok(acc)
 }
