@@ -7,3 +7,4 @@ mod cube;
 mod glm_golden;
 mod glm_props;
 mod linmod_cube;
+mod dist;
