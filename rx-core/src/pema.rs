@@ -88,6 +88,11 @@ impl ComputeContext for RxLocalSeq {
 }
 
 /// Runs one pass of `pema` over all chunks of `source`, in order, and returns the partial.
+///
+/// The next chunk is read (decompressed, parsed) on a second thread while the current one is
+/// processed. Processed chunks go back to that thread to be dropped there, so their buffers are
+/// freed by the thread that allocated them and the allocator reuses them for the next chunk
+/// instead of returning them to the kernel.
 pub fn run_pass<P: Pema>(
     pema: &P,
     source: &dyn DataSource,
@@ -97,9 +102,33 @@ pub fn run_pass<P: Pema>(
         columns: Some(pema.columns()),
         rows_per_read: Some(options.rows_per_read),
     };
+    let reader = source.open(&read)?;
     let mut acc = pema.init();
-    for chunk in source.open(&read)? {
-        pema.process(&mut acc, &chunk?)?;
-    }
+    std::thread::scope(|scope| -> Result<()> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<RecordBatch>>(1);
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<RecordBatch>();
+        scope.spawn(move || {
+            for chunk in reader {
+                // Drop what the consumer has finished with, here, before reading on.
+                while done_rx.try_recv().is_ok() {}
+                let stop = chunk.is_err();
+                // A closed channel means the consumer stopped (an error): stop reading.
+                if tx.send(chunk).is_err() || stop {
+                    break;
+                }
+            }
+            drop(tx);
+            // The consumer hands back the last chunks after the reader is exhausted.
+            while done_rx.recv().is_ok() {}
+        });
+        for chunk in rx {
+            let chunk = chunk?;
+            pema.process(&mut acc, &chunk)?;
+            // The reader may have stopped: then the chunk is simply dropped here.
+            let _ = done_tx.send(chunk);
+        }
+        drop(done_tx);
+        Ok(())
+    })?;
     Ok(acc)
 }

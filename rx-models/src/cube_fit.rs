@@ -17,7 +17,7 @@ use rx_core::{ComputeContext, Error, Pema, Result, Step};
 use serde::{Deserialize, Serialize};
 
 use crate::design::{Design, DesignOptions};
-use crate::linmod::{Coefficient, LinModOptions, LinearPredictor, RxLinMod, finite};
+use crate::linmod::{LinModOptions, LinearPredictor, RxLinMod, coefficient_table, finite};
 use crate::tsqr::Tsqr;
 use crate::{dist, ls};
 
@@ -355,32 +355,7 @@ impl CubePema {
                 se[col] = (sigma2 * winv[k * pz + k]).sqrt();
             }
         }
-        let coefficients = self
-            .design
-            .coefs
-            .iter()
-            .map(|c| match c.column {
-                Some(j) if !aliased[j] => {
-                    let t = beta[j] / se[j];
-                    Coefficient {
-                        term: c.name.clone(),
-                        estimate: Some(beta[j]),
-                        std_error: finite(se[j]),
-                        t_value: finite(t),
-                        p_value: finite(dist::t_two_sided_p(t, df_residual)),
-                        aliased: false,
-                    }
-                }
-                _ => Coefficient {
-                    term: c.name.clone(),
-                    estimate: None,
-                    std_error: None,
-                    t_value: None,
-                    p_value: None,
-                    aliased: true,
-                },
-            })
-            .collect();
+        let coefficients = coefficient_table(&self.design, &beta, &se, &aliased, df_residual);
         let df_model = (rank - 1) as f64;
         let r_squared = if tss > 0.0 { 1.0 - rss / tss } else { f64::NAN };
         let adj_r_squared = 1.0 - (1.0 - r_squared) * ((n_obs - 1.0) / df_residual);

@@ -575,31 +575,7 @@ impl LinModPema {
             beta[j] = s.fit.beta[kk];
             se[j] = (sigma2 * cov[(kk, kk)]).sqrt();
         }
-        let coefficients = design
-            .coefs
-            .iter()
-            .map(|c| match c.column {
-                Some(j) if !s.fit.aliased[j] => {
-                    let t = beta[j] / se[j];
-                    Coefficient {
-                        term: c.name.clone(),
-                        estimate: Some(beta[j]),
-                        std_error: finite(se[j]),
-                        t_value: finite(t),
-                        p_value: finite(dist::t_two_sided_p(t, df_residual)),
-                        aliased: false,
-                    }
-                }
-                _ => Coefficient {
-                    term: c.name.clone(),
-                    estimate: None,
-                    std_error: None,
-                    t_value: None,
-                    p_value: None,
-                    aliased: true,
-                },
-            })
-            .collect();
+        let coefficients = coefficient_table(design, &beta, &se, &s.fit.aliased, df_residual);
         let df_model = (k - usize::from(intercept_kept)) as f64;
         let r_squared = if tss > 0.0 { 1.0 - rss / tss } else { f64::NAN };
         let df_int = if intercept_kept { 1.0 } else { 0.0 };
@@ -650,6 +626,42 @@ impl LinModPema {
             },
         }
     }
+}
+
+/// Every coefficient of `design` with its t test, from per-column estimates and standard errors;
+/// aliased columns and dropped reference levels are listed with no estimate.
+pub(crate) fn coefficient_table(
+    design: &Design,
+    beta: &[f64],
+    se: &[f64],
+    aliased: &[bool],
+    df_residual: f64,
+) -> Vec<Coefficient> {
+    design
+        .coefs
+        .iter()
+        .map(|c| match c.column {
+            Some(j) if !aliased[j] => {
+                let t = beta[j] / se[j];
+                Coefficient {
+                    term: c.name.clone(),
+                    estimate: Some(beta[j]),
+                    std_error: finite(se[j]),
+                    t_value: finite(t),
+                    p_value: finite(dist::t_two_sided_p(t, df_residual)),
+                    aliased: false,
+                }
+            }
+            _ => Coefficient {
+                term: c.name.clone(),
+                estimate: None,
+                std_error: None,
+                t_value: None,
+                p_value: None,
+                aliased: true,
+            },
+        })
+        .collect()
 }
 
 pub(crate) fn finite(v: f64) -> Option<f64> {
