@@ -15,7 +15,11 @@ fn rx(args: &[&str], dir: &Path) -> Output {
 }
 
 fn ok(o: &Output) -> String {
-    assert!(o.status.success(), "rx failed: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "rx failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
@@ -38,11 +42,31 @@ fn setup() -> tempfile::TempDir {
 #[test]
 fn linmod_json_has_the_issue_keys() {
     let dir = setup();
-    let out = ok(&rx(&["linmod", "d.csv", "--formula", "y ~ x + g", "--json", "--cov-coef"], dir.path()));
+    let out = ok(&rx(
+        &[
+            "linmod",
+            "d.csv",
+            "--formula",
+            "y ~ x + g",
+            "--json",
+            "--cov-coef",
+        ],
+        dir.path(),
+    ));
     let v: Value = serde_json::from_str(&out).unwrap();
     for key in [
-        "coefficients", "r_squared", "adj_r_squared", "f_statistic", "f_p_value", "sigma", "df_model",
-        "df_residual", "n_valid", "n_missing", "condition_number", "cov_coef",
+        "coefficients",
+        "r_squared",
+        "adj_r_squared",
+        "f_statistic",
+        "f_p_value",
+        "sigma",
+        "df_model",
+        "df_residual",
+        "n_valid",
+        "n_missing",
+        "condition_number",
+        "cov_coef",
     ] {
         assert!(v.get(key).is_some(), "missing {key} in {out}");
     }
@@ -52,7 +76,14 @@ fn linmod_json_has_the_issue_keys() {
     let names: Vec<&str> = coefs.iter().map(|c| c["term"].as_str().unwrap()).collect();
     // revoscalepy's coding: the last level (b) is the dropped reference.
     assert_eq!(names, ["(Intercept)", "x", "g=a", "g=b"]);
-    for key in ["term", "estimate", "std_error", "t_value", "p_value", "aliased"] {
+    for key in [
+        "term",
+        "estimate",
+        "std_error",
+        "t_value",
+        "p_value",
+        "aliased",
+    ] {
         assert!(coefs[0].get(key).is_some(), "coefficient lacks {key}");
     }
     assert_eq!(coefs[3]["aliased"], true);
@@ -62,7 +93,17 @@ fn linmod_json_has_the_issue_keys() {
     let ga = coefs[2]["estimate"].as_f64().unwrap();
     assert!((ga + 3.0).abs() < 0.05, "{ga}");
     // --drop-first: R's coding, g=a is the reference.
-    let out = ok(&rx(&["linmod", "d.csv", "-f", "y ~ x + g", "--json", "--drop-first"], dir.path()));
+    let out = ok(&rx(
+        &[
+            "linmod",
+            "d.csv",
+            "-f",
+            "y ~ x + g",
+            "--json",
+            "--drop-first",
+        ],
+        dir.path(),
+    ));
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["coefficients"][2]["term"], "g=a");
     assert_eq!(v["coefficients"][2]["aliased"], true);
@@ -73,17 +114,44 @@ fn linmod_json_has_the_issue_keys() {
 #[test]
 fn linmod_table_weights_cube_and_saved_model() {
     let dir = setup();
-    let table = ok(&rx(&["linmod", "d.csv", "-f", "y ~ x + g", "--fweights", "w"], dir.path()));
-    assert!(table.contains("Coefficients:") && table.contains("Dropped") && table.contains("R-squared"), "{table}");
-    let cube = ok(&rx(&["linmod", "d.csv", "-f", "y ~ g + x", "--cube", "--json"], dir.path()));
+    let table = ok(&rx(
+        &["linmod", "d.csv", "-f", "y ~ x + g", "--fweights", "w"],
+        dir.path(),
+    ));
+    assert!(
+        table.contains("Coefficients:") && table.contains("Dropped") && table.contains("R-squared"),
+        "{table}"
+    );
+    let cube = ok(&rx(
+        &["linmod", "d.csv", "-f", "y ~ g + x", "--cube", "--json"],
+        dir.path(),
+    ));
     let v: Value = serde_json::from_str(&cube).unwrap();
-    let names: Vec<&str> = v["coefficients"].as_array().unwrap().iter().map(|c| c["term"].as_str().unwrap()).collect();
+    let names: Vec<&str> = v["coefficients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["term"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["g=a", "g=b", "x"]);
-    ok(&rx(&["linmod", "d.csv", "-f", "y ~ x + g", "--save", "m.json"], dir.path()));
-    let pred = ok(&rx(&["predict", "m.json", "d.csv", "-", "--residuals"], dir.path()));
+    ok(&rx(
+        &["linmod", "d.csv", "-f", "y ~ x + g", "--save", "m.json"],
+        dir.path(),
+    ));
+    let pred = ok(&rx(
+        &["predict", "m.json", "d.csv", "-", "--residuals"],
+        dir.path(),
+    ));
     let header = pred.lines().next().unwrap();
-    assert!(header.contains("y_Pred") && header.contains("y_Resid"), "{header}");
-    assert_eq!(pred.lines().count(), 42, "a row per input row, plus the header");
+    assert!(
+        header.contains("y_Pred") && header.contains("y_Resid"),
+        "{header}"
+    );
+    assert_eq!(
+        pred.lines().count(),
+        42,
+        "a row per input row, plus the header"
+    );
 }
 
 #[test]
@@ -92,7 +160,10 @@ fn linmod_errors_are_one_line_and_name_the_problem() {
     let o = rx(&["linmod", "d.csv", "-f", "y ~ x + nosuch"], dir.path());
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("nosuch") && err.lines().count() == 1 && !err.contains("panicked"), "{err}");
+    assert!(
+        err.contains("nosuch") && err.lines().count() == 1 && !err.contains("panicked"),
+        "{err}"
+    );
     let o = rx(&["linmod", "d.csv", "-f", "y ~ x +"], dir.path());
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);

@@ -1,10 +1,10 @@
 //! Integration tests of the revoscale facade and the `rx` tool (one test binary).
 
 mod cli;
+mod cli_glm;
+mod cli_linmod;
+mod cli_predict;
+mod cli_summary;
 mod fuzz;
 mod pema;
 mod roundtrip;
-mod cli_summary;
-mod cli_linmod;
-mod cli_predict;
-mod cli_glm;

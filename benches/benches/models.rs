@@ -45,11 +45,23 @@ fn regression(c: &mut Criterion) {
     });
     group.bench_function("lin_mod", |b| {
         b.iter(|| {
-            black_box(rx_lin_mod(LINMOD_FORMULA, &data, &LinModOptions::default(), &RxLocalSeq).expect("fit"))
+            black_box(
+                rx_lin_mod(
+                    LINMOD_FORMULA,
+                    &data,
+                    &LinModOptions::default(),
+                    &RxLocalSeq,
+                )
+                .expect("fit"),
+            )
         })
     });
     group.bench_function("logit", |b| {
-        b.iter(|| black_box(rx_logit(LOGIT_FORMULA, &data, &LogitOptions::default(), &RxLocalSeq).expect("fit")))
+        b.iter(|| {
+            black_box(
+                rx_logit(LOGIT_FORMULA, &data, &LogitOptions::default(), &RxLocalSeq).expect("fit"),
+            )
+        })
     });
     group.finish();
 }

@@ -35,7 +35,11 @@ fn arg<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> T {
 }
 
 fn generate(rows: usize, xdf: &Path, parquet: &Path) -> Result<()> {
-    eprintln!("generating {rows} rows into {} and {}", xdf.display(), parquet.display());
+    eprintln!(
+        "generating {rows} rows into {} and {}",
+        xdf.display(),
+        parquet.display()
+    );
     let s = schema();
     let opts = WriteOptions::default().overwrite();
     let mut wx = XdfData::new(xdf).create(s.clone(), &opts)?;
@@ -85,12 +89,19 @@ fn main() -> Result<()> {
     println!("parquet={}", parquet.display());
     let data = XdfData::new(&xdf);
     if only.contains("pass") {
-        let (t, _) = time(reps, "plain pass (read 12 columns, sum)", || plain_pass(&data))?;
+        let (t, _) = time(reps, "plain pass (read 12 columns, sum)", || {
+            plain_pass(&data)
+        })?;
         println!("pass_seconds={t}");
     }
     if only.contains("linmod") {
         let (t, fit) = time(reps, "rx_lin_mod", || {
-            rx_lin_mod(LINMOD_FORMULA, &data, &LinModOptions::default(), &RxLocalSeq)
+            rx_lin_mod(
+                LINMOD_FORMULA,
+                &data,
+                &LinModOptions::default(),
+                &RxLocalSeq,
+            )
         })?;
         println!("linmod_seconds={t}");
         println!("linmod_refinements={}", fit.refinements);

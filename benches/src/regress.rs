@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, Float64Array, Int32Array, RecordBatch};
 use arrow::datatypes::{DataType, Field, Float64Type, Int32Type, Schema, SchemaRef};
-use rx_core::{DataSource, ReadOptions, Result};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rx_core::factor::{factor_type, make_factor};
 use rx_core::varinfo::with_levels;
+use rx_core::{DataSource, ReadOptions, Result};
 
 /// The factor's levels.
 pub const LEVELS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
@@ -86,11 +86,21 @@ impl Iterator for RegressGen {
             f.push(level as i32);
             y.push(eta + self.normal());
             let p = 1.0 / (1.0 + (-eta / 3.0).exp());
-            yb.push(if self.rng.random::<f64>() < p { 1.0 } else { 0.0 });
+            yb.push(if self.rng.random::<f64>() < p {
+                1.0
+            } else {
+                0.0
+            });
         }
         let levels: Vec<String> = LEVELS.iter().map(|s| (*s).to_string()).collect();
-        let mut cols: Vec<ArrayRef> = vec![Arc::new(Float64Array::from(y)), Arc::new(Float64Array::from(yb))];
-        cols.extend(x.into_iter().map(|c| Arc::new(Float64Array::from(c)) as ArrayRef));
+        let mut cols: Vec<ArrayRef> = vec![
+            Arc::new(Float64Array::from(y)),
+            Arc::new(Float64Array::from(yb)),
+        ];
+        cols.extend(
+            x.into_iter()
+                .map(|c| Arc::new(Float64Array::from(c)) as ArrayRef),
+        );
         let factor = make_factor(Int32Array::from(f), &levels).ok()?;
         cols.push(Arc::new(factor));
         RecordBatch::try_new(schema(), cols).ok()
@@ -116,7 +126,11 @@ pub fn plain_pass(data: &dyn DataSource) -> Result<f64> {
     for chunk in data.open(&read)? {
         for col in chunk?.columns() {
             total += match col.data_type() {
-                DataType::Float64 => col.as_primitive::<Float64Type>().values().iter().sum::<f64>(),
+                DataType::Float64 => col
+                    .as_primitive::<Float64Type>()
+                    .values()
+                    .iter()
+                    .sum::<f64>(),
                 DataType::Dictionary(..) => {
                     let keys = col.as_dictionary::<Int32Type>().keys();
                     keys.values().iter().map(|&k| f64::from(k)).sum::<f64>()

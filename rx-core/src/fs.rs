@@ -28,9 +28,7 @@ pub fn temp_beside(path: &Path) -> Result<tempfile::NamedTempFile> {
     // (0666 less the umask), as any other program's output would.
     #[cfg(unix)]
     builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
-    builder
-        .tempfile_in(&dir)
-        .map_err(|e| Error::io(dir, e))
+    builder.tempfile_in(&dir).map_err(|e| Error::io(dir, e))
 }
 
 /// Renames a finished temporary file into place: without replacing an existing file when

@@ -169,7 +169,9 @@ impl Pema for CubePema {
     }
 
     fn process(&self, acc: &mut CubePartial, chunk: &RecordBatch) -> Result<()> {
-        let frame = self.design.frame(chunk, &self.options.weight_columns(), true)?;
+        let frame = self
+            .design
+            .frame(chunk, &self.options.weight_columns(), true)?;
         acc.n_missing += frame.n_missing() as u64;
         acc.n_valid += frame.rows.len() as u64;
         let q = self.width();
@@ -320,10 +322,17 @@ impl CubePema {
         let rank = nonempty + fit.kept.len();
         let df_residual = n_obs - rank as f64;
         let rss = fit.rss;
-        let sigma2 = if df_residual > 0.0 { rss / df_residual } else { f64::NAN };
+        let sigma2 = if df_residual > 0.0 {
+            rss / df_residual
+        } else {
+            f64::NAN
+        };
         // Total sum of squares about the grand mean: within + between cells.
         let total_w: f64 = acc.n.iter().sum();
-        let grand = (0..self.cells).map(|c| acc.n[c] * acc.means[c * q + pz]).sum::<f64>() / total_w;
+        let grand = (0..self.cells)
+            .map(|c| acc.n[c] * acc.means[c * q + pz])
+            .sum::<f64>()
+            / total_w;
         let within_tss: f64 = fit.z.iter().map(|v| v * v).sum::<f64>() + rss;
         let between: f64 = (0..self.cells)
             .map(|c| acc.n[c] * (acc.means[c * q + pz] - grand).powi(2))
@@ -370,7 +379,12 @@ impl CubePema {
             // The within part only (the cells' full covariance would be cells × cells).
             fit.kept
                 .iter()
-                .map(|&i| fit.kept.iter().map(|&j| sigma2 * winv[i * pz + j]).collect())
+                .map(|&i| {
+                    fit.kept
+                        .iter()
+                        .map(|&j| sigma2 * winv[i * pz + j])
+                        .collect()
+                })
                 .collect()
         });
         RxLinMod {

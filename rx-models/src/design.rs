@@ -199,7 +199,10 @@ impl std::ops::Deref for LayoutCache {
 enum Pending {
     Numeric(NumericVar),
     /// A factor column (dictionary or text) whose levels must be found in the data.
-    FactorColumn { name: String, column: String },
+    FactorColumn {
+        name: String,
+        column: String,
+    },
     /// `F(x)` with unknown bounds.
     IntegerFactor {
         name: String,
@@ -208,7 +211,10 @@ enum Pending {
         high: Option<f64>,
     },
     /// `N(f)` with unknown levels.
-    Codes { name: String, column: String },
+    Codes {
+        name: String,
+        column: String,
+    },
     Factor(FactorVar),
 }
 
@@ -237,7 +243,11 @@ pub struct FoundLevels {
     pub ranges: Vec<(String, f64, f64)>,
 }
 
-fn field<'a>(schema: &'a Schema, name: &str, source_name: &str) -> Result<&'a arrow::datatypes::Field> {
+fn field<'a>(
+    schema: &'a Schema,
+    name: &str,
+    source_name: &str,
+) -> Result<&'a arrow::datatypes::Field> {
     schema
         .field_with_name(name)
         .map_err(|_| Error::UnknownColumn {
@@ -248,7 +258,10 @@ fn field<'a>(schema: &'a Schema, name: &str, source_name: &str) -> Result<&'a ar
 }
 
 fn is_text(dt: &DataType) -> bool {
-    matches!(dt, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
+    matches!(
+        dt,
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+    )
 }
 
 fn is_factor_type(dt: &DataType) -> bool {
@@ -299,7 +312,9 @@ fn pending_var(var: &Var, schema: &Schema, source_name: &str) -> Result<Pending>
                             fv.name = name;
                             Pending::Factor(fv)
                         }
-                        Pending::FactorColumn { column, .. } => Pending::FactorColumn { name, column },
+                        Pending::FactorColumn { column, .. } => {
+                            Pending::FactorColumn { name, column }
+                        }
                         other => other,
                     }
                 });
@@ -484,7 +499,9 @@ fn settle(p: Pending, found: &FoundLevels) -> Result<Pending> {
             .iter()
             .find(|(c, _, _)| c == column)
             .map(|(_, l, _)| l.clone())
-            .ok_or_else(|| Error::invalid(format!("the levels of column '{column}' were not found")))
+            .ok_or_else(|| {
+                Error::invalid(format!("the levels of column '{column}' were not found"))
+            })
     };
     Ok(match p {
         Pending::FactorColumn { name, column } => Pending::Factor(FactorVar {
@@ -510,7 +527,12 @@ fn settle(p: Pending, found: &FoundLevels) -> Result<Pending> {
                     "F({column}): column '{column}' has no values, so F() has no levels; give F({column}, low, high)"
                 )));
             };
-            Pending::Factor(integer_factor(&name, &column, low.unwrap_or(min), high.unwrap_or(max))?)
+            Pending::Factor(integer_factor(
+                &name,
+                &column,
+                low.unwrap_or(min),
+                high.unwrap_or(max),
+            )?)
         }
         other => other,
     })
@@ -540,7 +562,11 @@ impl Design {
     }
 
     /// Resolves `formula` against a schema whose factors all declare their levels (no pass).
-    pub fn from_schema(formula: &Formula, schema: &Schema, options: DesignOptions) -> Result<Design> {
+    pub fn from_schema(
+        formula: &Formula,
+        schema: &Schema,
+        options: DesignOptions,
+    ) -> Result<Design> {
         let plan = plan(formula, schema, "the data")?;
         let req = plan.request();
         if let Some(c) = req.level_columns.first().or(req.range_columns.first()) {
@@ -596,8 +622,16 @@ impl Design {
         let mut terms: Vec<TermSpec> = Vec::new();
         // Each term's (numeric, factor) variable sets, sorted, for the margin rule.
         let split = |idx: &[usize]| -> (Vec<usize>, Vec<usize>) {
-            let nums = idx.iter().filter(|&&i| !slots[i].0).map(|&i| slots[i].1).collect();
-            let facs = idx.iter().filter(|&&i| slots[i].0).map(|&i| slots[i].1).collect();
+            let nums = idx
+                .iter()
+                .filter(|&&i| !slots[i].0)
+                .map(|&i| slots[i].1)
+                .collect();
+            let facs = idx
+                .iter()
+                .filter(|&&i| slots[i].0)
+                .map(|&i| slots[i].1)
+                .collect();
             (nums, facs)
         };
         let sets: Vec<(Vec<usize>, Vec<usize>)> = plan_terms
@@ -617,7 +651,8 @@ impl Design {
             let full = facs
                 .iter()
                 .map(|&f| {
-                    let mut margin_f: Vec<usize> = facs.iter().copied().filter(|&g| g != f).collect();
+                    let mut margin_f: Vec<usize> =
+                        facs.iter().copied().filter(|&g| g != f).collect();
                     margin_f.sort_unstable();
                     let margin = (sets[ti].0.clone(), margin_f);
                     !((margin.0.is_empty() && margin.1.is_empty()) || sets[..ti].contains(&margin))
@@ -631,7 +666,10 @@ impl Design {
             });
         }
         if !formula.intercept
-            && let Some(flag) = terms.iter_mut().flat_map(|t| t.full.iter_mut()).find(|f| !**f)
+            && let Some(flag) = terms
+                .iter_mut()
+                .flat_map(|t| t.full.iter_mut())
+                .find(|f| !**f)
         {
             *flag = true;
         }
@@ -671,23 +709,34 @@ impl Design {
                 .map(|&i| self.numerics[i].name.as_str())
                 .collect::<Vec<_>>()
                 .join(":");
-            let sizes: Vec<usize> = t.factors.iter().map(|&f| self.factors[f].levels.len()).collect();
+            let sizes: Vec<usize> = t
+                .factors
+                .iter()
+                .map(|&f| self.factors[f].levels.len())
+                .collect();
             let total: usize = sizes.iter().product();
             let mut combo = vec![0usize; sizes.len()];
             for _ in 0..total {
-                let dropped = t.factors.iter().zip(&combo).zip(&t.full).any(|((&f, &l), &full)| {
-                    let reference = if self.options.drop_first {
-                        0
-                    } else {
-                        self.factors[f].levels.len() - 1
-                    };
-                    !full && l == reference
-                });
+                let dropped = t
+                    .factors
+                    .iter()
+                    .zip(&combo)
+                    .zip(&t.full)
+                    .any(|((&f, &l), &full)| {
+                        let reference = if self.options.drop_first {
+                            0
+                        } else {
+                            self.factors[f].levels.len() - 1
+                        };
+                        !full && l == reference
+                    });
                 let fac_name = t
                     .factors
                     .iter()
                     .zip(&combo)
-                    .map(|(&f, &l)| format!("{}={}", self.factors[f].name, self.factors[f].levels[l]))
+                    .map(|(&f, &l)| {
+                        format!("{}={}", self.factors[f].name, self.factors[f].levels[l])
+                    })
                     .collect::<Vec<_>>()
                     .join(", ");
                 let name = match (num_name.is_empty(), fac_name.is_empty()) {
@@ -796,7 +845,12 @@ impl Design {
 
     /// Evaluates the variables of the design over a chunk. `need_response` makes a missing
     /// response make the row missing (fitting); without it the response is read if present.
-    pub fn frame(&self, batch: &RecordBatch, weights: &[&str], need_response: bool) -> Result<Frame> {
+    pub fn frame(
+        &self,
+        batch: &RecordBatch,
+        weights: &[&str],
+        need_response: bool,
+    ) -> Result<Frame> {
         let n = batch.num_rows();
         let mut valid: Option<BooleanBuffer> = None;
         let mut nums = Vec::with_capacity(self.numerics.len());
@@ -813,13 +867,20 @@ impl Design {
         }
         let mut response = None;
         if let Some(r) = &self.response
-            && (need_response || self.response_columns().iter().all(|c| batch.column_by_name(c).is_some()))
+            && (need_response
+                || self
+                    .response_columns()
+                    .iter()
+                    .all(|c| batch.column_by_name(c).is_some()))
         {
             let (vals, ok) = match &r.source {
                 ResponseSource::Numeric(s) => numeric_values(s, batch)?,
                 ResponseSource::Factor(f) => {
                     let (c, ok) = factor_codes(f, batch, " (the response)")?;
-                    (c.iter().map(|&k| if k == 0 { 0.0 } else { 1.0 }).collect(), ok)
+                    (
+                        c.iter().map(|&k| if k == 0 { 0.0 } else { 1.0 }).collect(),
+                        ok,
+                    )
                 }
             };
             if need_response {
@@ -834,7 +895,9 @@ impl Design {
                 if v < 0.0 && ok.as_ref().is_none_or(|m| m.value(i)) {
                     return Err(Error::BadValue {
                         location: format!("row {} of the chunk, column '{w}'", i + 1),
-                        message: format!("weight {v} is negative; weights must be zero or positive"),
+                        message: format!(
+                            "weight {v} is negative; weights must be zero or positive"
+                        ),
                     });
                 }
             }
@@ -847,7 +910,10 @@ impl Design {
             and_mask(&mut valid, a.nulls().map(|m| m.inner().clone()));
             match &mut offset {
                 None => offset = Some(a.values().to_vec()),
-                Some(sum) => sum.iter_mut().zip(a.values().iter()).for_each(|(s, v)| *s += v),
+                Some(sum) => sum
+                    .iter_mut()
+                    .zip(a.values().iter())
+                    .for_each(|(s, v)| *s += v),
             }
         }
         let rows: Vec<u32> = match &valid {
@@ -888,10 +954,13 @@ impl Design {
                     if let [ni] = t.numerics[..] {
                         let src = &frame.nums[ni];
                         let first = rows.first().map_or(0, |&r| r as usize);
-                        let contiguous = rows.last().is_some_and(|&l| l as usize - first + 1 == rows.len());
+                        let contiguous = rows
+                            .last()
+                            .is_some_and(|&l| l as usize - first + 1 == rows.len());
                         match dst.as_mut().try_as_col_major_mut() {
                             Some(d) if contiguous => {
-                                d.as_slice_mut().copy_from_slice(&src[first..first + rows.len()]);
+                                d.as_slice_mut()
+                                    .copy_from_slice(&src[first..first + rows.len()]);
                             }
                             _ => {
                                 for (k, &r) in rows.iter().enumerate() {
@@ -932,7 +1001,11 @@ impl Design {
                 .terms
                 .iter()
                 .map(|t| {
-                    let sizes: Vec<usize> = t.factors.iter().map(|&f| self.factors[f].levels.len()).collect();
+                    let sizes: Vec<usize> = t
+                        .factors
+                        .iter()
+                        .map(|&f| self.factors[f].levels.len())
+                        .collect();
                     TermLayout {
                         columns: vec![None; sizes.iter().product::<usize>().max(1)],
                         sizes,
@@ -963,7 +1036,10 @@ impl Design {
     pub fn offset_values(&self, frame: &Frame, start: usize, len: usize) -> Vec<f64> {
         match &frame.offset {
             None => vec![0.0; len],
-            Some(o) => frame.rows[start..start + len].iter().map(|&r| o[r as usize]).collect(),
+            Some(o) => frame.rows[start..start + len]
+                .iter()
+                .map(|&r| o[r as usize])
+                .collect(),
         }
     }
 
@@ -972,7 +1048,10 @@ impl Design {
         let Some((vals, _)) = &frame.response else {
             return vec![f64::NAN; len];
         };
-        frame.rows[start..start + len].iter().map(|&r| vals[r as usize]).collect()
+        frame.rows[start..start + len]
+            .iter()
+            .map(|&r| vals[r as usize])
+            .collect()
     }
 }
 
@@ -1045,7 +1124,10 @@ impl Frame {
 
 /// Values and presence (`None`: all present) of a numeric variable. NaN and infinite values are
 /// missing, as R's model functions treat them.
-fn numeric_values(source: &NumSource, batch: &RecordBatch) -> Result<(ScalarBuffer<f64>, Option<BooleanBuffer>)> {
+fn numeric_values(
+    source: &NumSource,
+    batch: &RecordBatch,
+) -> Result<(ScalarBuffer<f64>, Option<BooleanBuffer>)> {
     let a = match source {
         NumSource::Column(c) => match batch.column_by_name(c) {
             Some(col) if *col.data_type() == DataType::Float64 => {
@@ -1082,7 +1164,11 @@ fn unseen_level(f: &FactorVar, level: &str, what: &str) -> Error {
     ))
 }
 
-fn factor_codes(f: &FactorVar, batch: &RecordBatch, what: &str) -> Result<(Vec<u32>, Option<BooleanBuffer>)> {
+fn factor_codes(
+    f: &FactorVar,
+    batch: &RecordBatch,
+    what: &str,
+) -> Result<(Vec<u32>, Option<BooleanBuffer>)> {
     let column = f.column();
     let schema = batch.schema();
     let Some((idx, _)) = schema.column_with_name(column) else {
@@ -1102,11 +1188,21 @@ fn factor_codes(f: &FactorVar, batch: &RecordBatch, what: &str) -> Result<(Vec<u
             let values = arrow::compute::cast(dict.values(), &DataType::Utf8)
                 .map_err(|e| Error::arrow(format!("reading the levels of '{column}'"), e))?;
             let values = values.as_string::<i32>();
-            let index: HashMap<&str, u32> =
-                f.levels.iter().enumerate().map(|(i, l)| (l.as_str(), i as u32)).collect();
+            let index: HashMap<&str, u32> = f
+                .levels
+                .iter()
+                .enumerate()
+                .map(|(i, l)| (l.as_str(), i as u32))
+                .collect();
             // Map each dictionary entry once; only entries that are used must be known.
             let map: Vec<Option<u32>> = (0..values.len())
-                .map(|i| if values.is_null(i) { None } else { index.get(values.value(i)).copied() })
+                .map(|i| {
+                    if values.is_null(i) {
+                        None
+                    } else {
+                        index.get(values.value(i)).copied()
+                    }
+                })
                 .collect();
             for (i, key) in dict.keys().iter().enumerate() {
                 let Some(k) = key else { continue };
@@ -1127,8 +1223,12 @@ fn factor_codes(f: &FactorVar, batch: &RecordBatch, what: &str) -> Result<(Vec<u
             let strings = arrow::compute::cast(arr, &DataType::Utf8)
                 .map_err(|e| Error::arrow(format!("reading the levels of '{column}'"), e))?;
             let strings = strings.as_string::<i32>();
-            let index: HashMap<&str, u32> =
-                f.levels.iter().enumerate().map(|(i, l)| (l.as_str(), i as u32)).collect();
+            let index: HashMap<&str, u32> = f
+                .levels
+                .iter()
+                .enumerate()
+                .map(|(i, l)| (l.as_str(), i as u32))
+                .collect();
             for (i, s) in strings.iter().enumerate() {
                 let Some(s) = s else { continue };
                 match index.get(s) {
@@ -1160,7 +1260,11 @@ fn factor_codes(f: &FactorVar, batch: &RecordBatch, what: &str) -> Result<(Vec<u
             )));
         }
     }
-    let ok = if ok.iter().all(|&b| b) { None } else { Some(BooleanBuffer::from(ok)) };
+    let ok = if ok.iter().all(|&b| b) {
+        None
+    } else {
+        Some(BooleanBuffer::from(ok))
+    };
     Ok((codes, ok))
 }
 
@@ -1219,16 +1323,18 @@ impl Pema for LevelsPema {
 
     fn process(&self, acc: &mut LevelsPartial, chunk: &RecordBatch) -> Result<()> {
         for (i, column) in self.request.level_columns.iter().enumerate() {
-            let arr = chunk
-                .column_by_name(column)
-                .ok_or_else(|| Error::invalid(format!("column '{column}' is missing from a chunk")))?;
+            let arr = chunk.column_by_name(column).ok_or_else(|| {
+                Error::invalid(format!("column '{column}' is missing from a chunk"))
+            })?;
             let (levels, text) = &mut acc.levels[i];
             let mut seen: std::collections::HashSet<String> = levels.iter().cloned().collect();
             match arr.data_type() {
                 DataType::Dictionary(..) => {
                     let dict = arr.as_any_dictionary();
-                    let values = arrow::compute::cast(dict.values(), &DataType::Utf8)
-                        .map_err(|e| Error::arrow(format!("reading the levels of '{column}'"), e))?;
+                    let values =
+                        arrow::compute::cast(dict.values(), &DataType::Utf8).map_err(|e| {
+                            Error::arrow(format!("reading the levels of '{column}'"), e)
+                        })?;
                     let values = values.as_string::<i32>();
                     // Levels in dictionary order, but only those used.
                     let keys = arrow::compute::cast(dict.keys(), &DataType::Int64)

@@ -21,9 +21,9 @@ pub mod ls;
 pub mod summary;
 pub mod tsqr;
 
-pub use rx_core;
 pub use cube::{RxCrossTabs, RxCube, rx_crosstabs, rx_cube};
-pub use glm::{GlmOptions, LogitOptions, RxGlm, rx_glm, rx_logit};
-pub use summary::{RxSummary, SummaryOptions, SummaryPema, rx_summary};
 /// Re-exported so that users get the faer version the models were built with.
 pub use faer;
+pub use glm::{GlmOptions, LogitOptions, RxGlm, rx_glm, rx_logit};
+pub use rx_core;
+pub use summary::{RxSummary, SummaryOptions, SummaryPema, rx_summary};

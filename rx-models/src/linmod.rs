@@ -102,7 +102,11 @@ impl LinModOptions {
     }
 
     pub(crate) fn weight_columns(&self) -> Vec<&str> {
-        self.pweights.iter().chain(self.fweights.iter()).map(String::as_str).collect()
+        self.pweights
+            .iter()
+            .chain(self.fweights.iter())
+            .map(String::as_str)
+            .collect()
     }
 }
 
@@ -381,7 +385,9 @@ impl LinModPema {
                 counts.sum_wy = counts.sum_wy.add_f64(y.iter().sum());
             }
             let sqrt_w = weighted.then_some(sw.as_slice());
-            tsqr.add_rows(len, |m| fill_weighted(&self.design, frame, start, len, m, &y, sqrt_w));
+            tsqr.add_rows(len, |m| {
+                fill_weighted(&self.design, frame, start, len, m, &y, sqrt_w)
+            });
             start += len;
         }
         (tsqr, counts)
@@ -411,7 +417,9 @@ impl Pema for LinModPema {
     }
 
     fn process(&self, acc: &mut LinModPartial, chunk: &RecordBatch) -> Result<()> {
-        let frame = self.design.frame(chunk, &self.options.weight_columns(), true)?;
+        let frame = self
+            .design
+            .frame(chunk, &self.options.weight_columns(), true)?;
         let weighted = self.options.pweights.is_some() || self.options.fweights.is_some();
         match acc {
             LinModPartial::Qr { tsqr, counts } => {
@@ -436,7 +444,9 @@ impl Pema for LinModPema {
             }
             LinModPartial::Refine { xtr, rss, tss } => {
                 let Some(s) = &self.solved else {
-                    return Err(Error::invalid("internal: refinement pass without a solution"));
+                    return Err(Error::invalid(
+                        "internal: refinement pass without a solution",
+                    ));
                 };
                 let ybar = if self.design.intercept && s.counts.sum_w.hi > 0.0 {
                     s.counts.sum_wy.div(s.counts.sum_w)
@@ -474,7 +484,13 @@ impl Pema for LinModPema {
 
     fn merge(&self, into: &mut LinModPartial, other: LinModPartial) -> Result<()> {
         match (into, other) {
-            (LinModPartial::Qr { tsqr, counts }, LinModPartial::Qr { tsqr: t2, counts: c2 }) => {
+            (
+                LinModPartial::Qr { tsqr, counts },
+                LinModPartial::Qr {
+                    tsqr: t2,
+                    counts: c2,
+                },
+            ) => {
                 tsqr.merge(&t2);
                 counts.merge(&c2);
             }
@@ -492,7 +508,11 @@ impl Pema for LinModPema {
                 *rss = rss.add(r2);
                 *tss = tss.add(t2);
             }
-            _ => return Err(Error::invalid("internal: merging partials of different passes")),
+            _ => {
+                return Err(Error::invalid(
+                    "internal: merging partials of different passes",
+                ));
+            }
         }
         Ok(())
     }
@@ -538,7 +558,8 @@ impl Pema for LinModPema {
                 let shrink: f64 = u.iter().map(|v| v * v).sum();
                 s.sums = Some(((rss.to_f64() - shrink).max(0.0), tss.to_f64()));
                 s.refinements += 1;
-                let converged = norm_d <= 1e-17 * norm_b.max(f64::MIN_POSITIVE) || !norm_d.is_finite();
+                let converged =
+                    norm_d <= 1e-17 * norm_b.max(f64::MIN_POSITIVE) || !norm_d.is_finite();
                 if !converged && s.refinements < self.options.max_refinements {
                     return Ok(Step::AnotherPass);
                 }
@@ -566,7 +587,11 @@ impl LinModPema {
             }
         };
         let df_residual = s.counts.n_obs - k as f64;
-        let sigma2 = if df_residual > 0.0 { rss / df_residual } else { f64::NAN };
+        let sigma2 = if df_residual > 0.0 {
+            rss / df_residual
+        } else {
+            f64::NAN
+        };
         let cov = ls::cov_unscaled(&s.fit.r);
         // Per model column: estimate and standard error.
         let mut beta = vec![0.0; p];
@@ -689,17 +714,41 @@ pub(crate) fn pval(p: Option<f64>) -> String {
         Some(p) if p < 2.2e-16 => "< 2.2e-16".into(),
         Some(p) if p < 1e-4 => format!("{p:.3e}"),
         // Four significant digits, as R's format.pval.
-        Some(p) => format!("{p:.*}", (3 - p.log10().floor() as i32).clamp(0, 8) as usize),
+        Some(p) => format!(
+            "{p:.*}",
+            (3 - p.log10().floor() as i32).clamp(0, 8) as usize
+        ),
     }
 }
 
 /// Prints a coefficient table as R's `summary()` does.
-pub(crate) fn write_coef_table(f: &mut fmt::Formatter<'_>, coefs: &[Coefficient], stat: &str) -> fmt::Result {
-    let w = coefs.iter().map(|c| c.term.len()).max().unwrap_or(0).max(11);
-    writeln!(f, "{:w$} {:>12} {:>12} {:>9} {:>10}", "", "Estimate", "Std. Error", stat, "Pr(>|t|)".replace('t', &stat[..1]))?;
+pub(crate) fn write_coef_table(
+    f: &mut fmt::Formatter<'_>,
+    coefs: &[Coefficient],
+    stat: &str,
+) -> fmt::Result {
+    let w = coefs
+        .iter()
+        .map(|c| c.term.len())
+        .max()
+        .unwrap_or(0)
+        .max(11);
+    writeln!(
+        f,
+        "{:w$} {:>12} {:>12} {:>9} {:>10}",
+        "",
+        "Estimate",
+        "Std. Error",
+        stat,
+        "Pr(>|t|)".replace('t', &stat[..1])
+    )?;
     for c in coefs {
         if c.aliased {
-            writeln!(f, "{:w$} {:>12} {:>12} {:>9} {:>10}", c.term, "Dropped", "Dropped", "Dropped", "Dropped")?;
+            writeln!(
+                f,
+                "{:w$} {:>12} {:>12} {:>9} {:>10}",
+                c.term, "Dropped", "Dropped", "Dropped", "Dropped"
+            )?;
             continue;
         }
         let o = |v: Option<f64>| v.map_or("NA".to_string(), num);
@@ -720,16 +769,38 @@ impl fmt::Display for RxLinMod {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "Call:\nrx_lin_mod(formula = {})\n", self.formula)?;
         writeln!(f, "Linear Regression Results for: {}", self.formula)?;
-        writeln!(f, "Total independent variables: {} (Including number dropped: {})", self.coefficients.len(), self.coefficients.iter().filter(|c| c.aliased).count())?;
+        writeln!(
+            f,
+            "Total independent variables: {} (Including number dropped: {})",
+            self.coefficients.len(),
+            self.coefficients.iter().filter(|c| c.aliased).count()
+        )?;
         writeln!(f, "Number of valid observations: {}", self.n_valid)?;
         writeln!(f, "Number of missing observations: {}\n", self.n_missing)?;
         writeln!(f, "Coefficients:")?;
         write_coef_table(f, &self.coefficients, "t value")?;
         writeln!(f, "---")?;
-        writeln!(f, "Residual standard error: {} on {} degrees of freedom", num(self.sigma), self.df_residual)?;
-        writeln!(f, "Multiple R-squared: {}, Adjusted R-squared: {}", num(self.r_squared), num(self.adj_r_squared))?;
+        writeln!(
+            f,
+            "Residual standard error: {} on {} degrees of freedom",
+            num(self.sigma),
+            self.df_residual
+        )?;
+        writeln!(
+            f,
+            "Multiple R-squared: {}, Adjusted R-squared: {}",
+            num(self.r_squared),
+            num(self.adj_r_squared)
+        )?;
         if let Some(fs) = self.f_statistic {
-            writeln!(f, "F-statistic: {} on {} and {} DF, p-value: {}", num(fs), self.df_model, self.df_residual, pval(self.f_p_value))?;
+            writeln!(
+                f,
+                "F-statistic: {} on {} and {} DF, p-value: {}",
+                num(fs),
+                self.df_model,
+                self.df_residual,
+                pval(self.f_p_value)
+            )?;
         }
         write!(f, "Condition number: {}", num(self.condition_number))
     }

@@ -31,7 +31,9 @@ pub struct LsFit {
 pub fn solve(r: &Mat<f64>, tolerance: f64) -> LsFit {
     let q = r.ncols();
     let p = q.saturating_sub(1);
-    let mut m: Vec<Vec<f64>> = (0..q).map(|j| (0..q).map(|i| r[(i, j)]).collect()).collect();
+    let mut m: Vec<Vec<f64>> = (0..q)
+        .map(|j| (0..q).map(|i| r[(i, j)]).collect())
+        .collect();
     // `cols[c]` is the model-matrix column now at position c; p (the response) stays last.
     let mut cols: Vec<usize> = (0..q).collect();
     let mut aliased = vec![false; p];
@@ -148,7 +150,13 @@ pub fn condition_number(r: &Mat<f64>) -> f64 {
     let norms: Vec<f64> = (0..k)
         .map(|j| (0..=j).map(|i| r[(i, j)] * r[(i, j)]).sum::<f64>().sqrt())
         .collect();
-    let scaled = Mat::from_fn(k, k, |i, j| if norms[j] > 0.0 { r[(i, j)] / norms[j] } else { 0.0 });
+    let scaled = Mat::from_fn(k, k, |i, j| {
+        if norms[j] > 0.0 {
+            r[(i, j)] / norms[j]
+        } else {
+            0.0
+        }
+    });
     match scaled.singular_values() {
         Ok(s) => {
             let max = s.iter().copied().fold(0.0f64, f64::max);

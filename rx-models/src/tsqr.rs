@@ -54,7 +54,9 @@ struct Work {
 
 impl std::fmt::Debug for Work {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Work").field("shape", &self.w.shape()).finish()
+        f.debug_struct("Work")
+            .field("shape", &self.w.shape())
+            .finish()
     }
 }
 
@@ -228,7 +230,13 @@ fn factor(work: &mut Work, nrows: usize, mut r: Vec<f64>) -> Vec<f64> {
     let w = work.w.as_mut().subrows_mut(0, nrows);
     let bs = work.coeff.nrows();
     let coeff = work.coeff.as_mut().submatrix_mut(0, 0, bs, q.min(nrows));
-    qr_in_place(w, coeff, Par::Seq, MemStack::new(&mut work.mem), Default::default());
+    qr_in_place(
+        w,
+        coeff,
+        Par::Seq,
+        MemStack::new(&mut work.mem),
+        Default::default(),
+    );
     r.clear();
     r.resize(q * q, 0.0);
     for j in 0..q {
@@ -251,7 +259,9 @@ mod tests {
     fn r_factor_matches_the_gram_matrix() {
         let n = 1000;
         let q = 5;
-        let x = Mat::from_fn(n, q, |i, j| ((i * 7 + j * 13) % 17) as f64 + (i as f64).sqrt() * j as f64);
+        let x = Mat::from_fn(n, q, |i, j| {
+            ((i * 7 + j * 13) % 17) as f64 + (i as f64).sqrt() * j as f64
+        });
         let mut t = Tsqr::new(q);
         let mut start = 0;
         for len in [1, 300, 256, 443] {

@@ -13,8 +13,10 @@ pub fn golden_dir() -> PathBuf {
 
 pub fn read_json(file: &str) -> Value {
     let path = golden_dir().join(file);
-    serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
-        .unwrap()
+    serde_json::from_str(
+        &std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+    )
+    .unwrap()
 }
 
 /// The CSV `file` of the golden folder, with every factor column read as a factor with R's levels.
@@ -31,12 +33,19 @@ pub fn data(file: &str) -> TextData {
         let name = c["name"].as_str().unwrap();
         match c["type"].as_str().unwrap() {
             "factor" => {
-                let levels: Vec<String> =
-                    c["levels"].as_array().unwrap().iter().map(|l| l.as_str().unwrap().to_string()).collect();
+                let levels: Vec<String> = c["levels"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|l| l.as_str().unwrap().to_string())
+                    .collect();
                 info.insert(name.to_string(), ColumnInfo::default().with_levels(levels));
             }
             "numeric" | "integer" => {
-                info.insert(name.to_string(), ColumnInfo::default().with_type(ColType::Float64));
+                info.insert(
+                    name.to_string(),
+                    ColumnInfo::default().with_type(ColType::Float64),
+                );
             }
             _ => {}
         }

@@ -15,17 +15,28 @@ fn nist_dir() -> PathBuf {
 
 /// Log relative error (log absolute error when the certified value is 0), capped at 15.
 fn lre(got: f64, want: f64) -> f64 {
-    let err = if want == 0.0 { got.abs() } else { ((got - want) / want).abs() };
-    if err == 0.0 { 15.0 } else { (-err.log10()).min(15.0) }
+    let err = if want == 0.0 {
+        got.abs()
+    } else {
+        ((got - want) / want).abs()
+    };
+    if err == 0.0 {
+        15.0
+    } else {
+        (-err.log10()).min(15.0)
+    }
 }
 
 fn num(v: &serde_json::Value) -> f64 {
-    v.as_str().expect("certified values are strings").parse().expect("a number")
+    v.as_str()
+        .expect("certified values are strings")
+        .parse()
+        .expect("a number")
 }
 
 const LLS: [&str; 11] = [
-    "Norris", "Pontius", "NoInt1", "NoInt2", "Filip", "Longley", "Wampler1", "Wampler2", "Wampler3",
-    "Wampler4", "Wampler5",
+    "Norris", "Pontius", "NoInt1", "NoInt2", "Filip", "Longley", "Wampler1", "Wampler2",
+    "Wampler3", "Wampler4", "Wampler5",
 ];
 
 #[test]
@@ -44,9 +55,24 @@ fn nist_lls_certified_values() {
         let data = TextData::new(nist_dir().join(format!("{name}.csv")));
         let fit = rx_lin_mod(&formula, &data, &LinModOptions::default(), &RxLocalSeq)
             .unwrap_or_else(|e| panic!("{name}: {e}"));
-        let want_b: Vec<f64> = json["coefficients"].as_array().unwrap().iter().map(num).collect();
-        let want_se: Vec<f64> = json["std_errors"].as_array().unwrap().iter().map(num).collect();
-        assert_eq!(fit.coefficients.len(), want_b.len(), "{name}: {:?}", fit.coefficients);
+        let want_b: Vec<f64> = json["coefficients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(num)
+            .collect();
+        let want_se: Vec<f64> = json["std_errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(num)
+            .collect();
+        assert_eq!(
+            fit.coefficients.len(),
+            want_b.len(),
+            "{name}: {:?}",
+            fit.coefficients
+        );
         let mut min_b: f64 = 15.0;
         let mut min_se: f64 = 15.0;
         for (c, (&b, &se)) in fit.coefficients.iter().zip(want_b.iter().zip(&want_se)) {
@@ -61,12 +87,22 @@ fn nist_lls_certified_values() {
             "{name:9} coef {min_b:5.1}  se {min_se:5.1}  sd {sd:5.1}  r2 {r2:5.1}  (cond {:.1e}, {} refinement passes)",
             fit.condition_number, fit.refinements
         ));
-        for (what, v) in [("coefficients", min_b), ("std errors", min_se), ("residual sd", sd), ("R²", r2)] {
+        for (what, v) in [
+            ("coefficients", min_b),
+            ("std errors", min_se),
+            ("residual sd", sd),
+            ("R²", r2),
+        ] {
             if v.is_nan() || v < need {
                 failures.push(format!("{name}: {what} LRE {v:.2} < {need}"));
             }
         }
     }
     println!("{}", report.join("\n"));
-    assert!(failures.is_empty(), "{}\n{}", failures.join("\n"), report.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{}\n{}",
+        failures.join("\n"),
+        report.join("\n")
+    );
 }

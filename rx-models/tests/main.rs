@@ -1,10 +1,10 @@
 //! Integration tests of rx-models (one test binary).
-mod linmod_nist;
-mod golden;
-mod linmod_golden;
-mod summary;
 mod cube;
+mod dist;
 mod glm_golden;
 mod glm_props;
+mod golden;
 mod linmod_cube;
-mod dist;
+mod linmod_golden;
+mod linmod_nist;
+mod summary;

@@ -165,10 +165,18 @@ fn models(dir: &std::path::Path, xdf: &XdfData) -> Result<()> {
         &RxLocalSeq,
     )?;
     println!("{s}");
-    let by = rx_summary("ArrDelay ~ DayOfWeek", xdf, &SummaryOptions::default(), &RxLocalSeq)?;
+    let by = rx_summary(
+        "ArrDelay ~ DayOfWeek",
+        xdf,
+        &SummaryOptions::default(),
+        &RxLocalSeq,
+    )?;
     println!("{by}");
 
-    step(8, "rx_crosstabs: late flights by day, with a chi-square test");
+    step(
+        8,
+        "rx_crosstabs: late flights by day, with a chi-square test",
+    );
     let t = rx_crosstabs(
         "~ F(Late):DayOfWeek",
         xdf,
@@ -177,7 +185,10 @@ fn models(dir: &std::path::Path, xdf: &XdfData) -> Result<()> {
     )?;
     println!("{t}");
 
-    step(9, "rx_lin_mod: arrival delay on departure time and day of week");
+    step(
+        9,
+        "rx_lin_mod: arrival delay on departure time and day of week",
+    );
     let fit = rx_lin_mod(
         "ArrDelay ~ CRSDepTime + DayOfWeek",
         xdf,
@@ -199,7 +210,10 @@ fn models(dir: &std::path::Path, xdf: &XdfData) -> Result<()> {
     )?;
     println!("{logit}");
 
-    step(11, "rx_predict: the saved model scores the data (chunked) and one row (real time)");
+    step(
+        11,
+        "rx_predict: the saved model scores the data (chunked) and one row (real time)",
+    );
     let loaded = rx_load_model(&model_path)?;
     let pred_path = dir.join("arrdelay_pred.csv");
     let summary = rx_predict_default(

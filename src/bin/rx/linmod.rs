@@ -79,7 +79,10 @@ pub fn run(args: LinModArgs) -> Result<()> {
     }
     if args.json {
         let v = summary_json(&fit)?;
-        println!("{}", serde_json::to_string_pretty(&v).map_err(|e| Error::external("writing JSON", e))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&v).map_err(|e| Error::external("writing JSON", e))?
+        );
     } else {
         println!("{fit}");
     }
