@@ -1,11 +1,11 @@
 //! I/O benchmarks: CSV import into .xdf, .xdf scans with and without a column projection, and
 //! .xdf writes from memory.
 //!
-//! `cargo bench -p benches` runs them all (under a minute on 2 cores); `cargo bench -p benches
+//! `cargo bench -p benches` runs them all (about a minute on 2 cores); `cargo bench -p benches
 //! -- xdf_scan` runs one group. Benchmark ids are stable so that criterion's saved baselines compare
-//! across builds: `import_csv_to_xdf/1M`, `xdf_scan/full_10_cols`, `xdf_scan/project_2_of_10`,
-//! `xdf_write/1M`. Input files are generated once per group into a temporary folder, outside the
-//! timed loop.
+//! across builds: `import_csv_to_xdf/1M` (LZ4, the default), `import_csv_to_xdf/1M_uncompressed`,
+//! `xdf_scan/full_10_cols`, `xdf_scan/project_2_of_10`, `xdf_write/1M`. Input files are generated
+//! once per group into a temporary folder, outside the timed loop.
 
 /// The allocator of the `rx` binary, so the figures are what `rx import` does.
 #[global_allocator]
@@ -24,13 +24,15 @@ use rx_xdf::XdfData;
 /// Rows of every benchmark input ("1M" in the ids).
 const ROWS: usize = 1_000_000;
 
-/// Imports a CSV into an .xdf file (overwriting it) the way `rx import` does; returns the rows.
-fn import(csv: &Path, xdf: &Path) -> u64 {
+/// Imports a CSV into an .xdf file (overwriting it) the way `rx import` does, at compression
+/// `level`; returns the rows.
+fn import(csv: &Path, xdf: &Path, level: u32) -> u64 {
     let src = TextData::new(csv);
     let reader = src.open(&ReadOptions::default()).expect("open CSV");
     let schema = src.schema().expect("CSV schema");
+    let options = WriteOptions::default().overwrite().compression_level(level);
     let writer = XdfData::new(xdf)
-        .create(schema, &WriteOptions::default().overwrite())
+        .create(schema, &options)
         .expect("create .xdf");
     copy_chunks(reader, writer, |_| {}).expect("import CSV into .xdf")
 }
@@ -57,7 +59,10 @@ fn import_csv_to_xdf(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(10));
     group.throughput(Throughput::Bytes(bytes));
     group.bench_function("1M", |b| {
-        b.iter(|| assert_eq!(import(&csv, &xdf), ROWS as u64))
+        b.iter(|| assert_eq!(import(&csv, &xdf, 1), ROWS as u64))
+    });
+    group.bench_function("1M_uncompressed", |b| {
+        b.iter(|| assert_eq!(import(&csv, &xdf, 0), ROWS as u64))
     });
     group.finish();
 }

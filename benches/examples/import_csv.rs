@@ -19,6 +19,10 @@
 //!   temporary folder). The .xdf writer syncs a file to disk before renaming it into place, so a
 //!   folder on tmpfs (`/dev/shm`) shows the import without the disk flush.
 //! - `--no-scan`: skip the scans (e.g. to profile the import alone with `perf record`).
+//! - `--only JOB`: run one job `--reps` times and nothing else, for profiling: `import` (LZ4),
+//!   `import0` (no compression), `parse` (CSV parse, chunks dropped), or `timeline` / `timeline0`
+//!   (the import with and without compression, printing on stderr when each chunk arrives and is
+//!   written, and when the file is finished).
 
 /// The allocator of the `rx` binary, so the figures are what `rx import` does.
 #[global_allocator]
@@ -41,16 +45,17 @@ struct Args {
     breakdown: bool,
     scan: bool,
     out_dir: Option<PathBuf>,
+    only: Option<String>,
 }
 
 fn parse_args() -> Res<Args> {
-    const USAGE: &str =
-        "usage: import_csv FILE.csv [--reps N] [--breakdown] [--no-scan] [--out-dir DIR]";
+    const USAGE: &str = "usage: import_csv FILE.csv [--reps N] [--breakdown] [--no-scan] [--out-dir DIR] [--only JOB]";
     let mut csv = None;
     let mut reps = 3;
     let mut breakdown = false;
     let mut scan = true;
     let mut out_dir = None;
+    let mut only = None;
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -58,6 +63,7 @@ fn parse_args() -> Res<Args> {
             "--breakdown" => breakdown = true,
             "--no-scan" => scan = false,
             "--out-dir" => out_dir = Some(PathBuf::from(it.next().ok_or(USAGE)?)),
+            "--only" => only = Some(it.next().ok_or(USAGE)?),
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -72,6 +78,7 @@ fn parse_args() -> Res<Args> {
         breakdown,
         scan,
         out_dir,
+        only,
     })
 }
 
@@ -194,6 +201,51 @@ fn main() -> Res<()> {
     println!("csv_bytes={csv_bytes}");
     println!("rayon_threads={threads}");
     println!("reps={}", args.reps);
+
+    if let Some(job) = &args.only {
+        let (t, _) = match job.as_str() {
+            "import" => median_of(args.reps, || {
+                import(&args.csv, &xdf, &WriteOptions::default())
+            })?,
+            "import0" => median_of(args.reps, || {
+                import(
+                    &args.csv,
+                    &xdf,
+                    &WriteOptions::default().compression_level(0),
+                )
+            })?,
+            "parse" => median_of(args.reps, || parse_only(&args.csv).map(|n| n as u64))?,
+            "timeline" | "timeline0" => median_of(args.reps, || {
+                let level = if job == "timeline" { 1 } else { 0 };
+                let t = Instant::now();
+                let src = TextData::new(&args.csv);
+                let reader = src.open(&ReadOptions::default())?;
+                let mut writer = XdfData::new(&xdf).create(
+                    src.schema()?,
+                    &WriteOptions::default().compression_level(level).overwrite(),
+                )?;
+                let mut marks = vec![format!("open {:.3}", t.elapsed().as_secs_f64())];
+                for b in reader {
+                    let b = b?;
+                    marks.push(format!("chunk {:.3}", t.elapsed().as_secs_f64()));
+                    writer.write(&b)?;
+                    marks.push(format!("written {:.3}", t.elapsed().as_secs_f64()));
+                }
+                let n = writer.finish()?;
+                marks.push(format!("finish {:.3}", t.elapsed().as_secs_f64()));
+                eprintln!("{}", marks.join(", "));
+                Ok(n)
+            })?,
+            _ => {
+                return Err(format!(
+                    "unknown job '{job}' (import, import0, parse, timeline or timeline0)"
+                )
+                .into());
+            }
+        };
+        report(job, job, t, "");
+        return Ok(());
+    }
 
     // The import, as `rx import` runs it.
     reset_peak_rss();

@@ -13,8 +13,10 @@
 #   PEERS=<repo>/../shared/peers   gen_data.py and time_peers.py
 #   PY=/tmp/peers-venv/bin/python  the peers' venv (created from PEERS/requirements.txt if missing)
 #
-# Prints, per peer: the peer's seconds, revoscale's seconds and the ratio revoscale / peer (below 1
-# means revoscale is faster), then the full vs 2-of-10-column .xdf scan ratio.
+# Prints, per peer: the peer's seconds and the ratio revoscale / peer (below 1 means revoscale is
+# faster) for revoscale's default import (LZ4: wall and CPU) and, with BREAKDOWN=1, its import
+# without compression (the same kind of output as pyarrow's uncompressed feather); then the full vs
+# 2-of-10-column .xdf scan ratio.
 set -euo pipefail
 
 ROWS=${1:-1000000}
@@ -71,7 +73,12 @@ print(f"\nCSV import, {peers['rows']:,} rows, {peers['bytes'] / 2**20:.1f} MB, -
       f"1-min load before the peers {min(loads):.1f}..{max(loads):.1f}")
 print(f"revoscale: {t:.3f} s wall, {cpu:.2f} s CPU (all threads), peak RSS {f('import_peak_rss_mb'):.0f} MB, "
       f".xdf (LZ4) {f('import_xdf_mb'):.1f} MB")
-print(f"{'peer':24s} {'peer s':>7s} {'peer RSS':>9s} {'rx wall / peer':>15s} {'rx CPU / peer':>14s}")
+t0 = f("import_uncompressed_seconds") if "import_uncompressed_seconds" in rx else None
+if t0 is not None:
+    print(f"revoscale without compression (--compression 0): {t0:.3f} s wall, "
+          f"{f('import_uncompressed_cpu_seconds'):.2f} s CPU")
+print(f"{'peer':24s} {'peer s':>7s} {'peer RSS':>9s} {'rx wall / peer':>15s} {'rx CPU / peer':>14s}"
+      + (f" {'rx none / peer':>15s}" if t0 is not None else ""))
 for name in ["import.duckdb_parquet", "import.pyarrow_parquet", "import.pyarrow_feather",
              "import.polars_parquet", "import.pandas_parquet"]:
     r = peers["results"].get(name)
@@ -81,7 +88,8 @@ for name in ["import.duckdb_parquet", "import.pyarrow_parquet", "import.pyarrow_
         print(f"{name:24s} ERROR {r['error']}")
         continue
     p = r["seconds_median"]
-    print(f"{name:24s} {p:7.3f} {r['peak_rss_mb']:6.0f} MB {t / p:15.2f} {cpu / p:14.2f}")
+    print(f"{name:24s} {p:7.3f} {r['peak_rss_mb']:6.0f} MB {t / p:15.2f} {cpu / p:14.2f}"
+          + (f" {t0 / p:15.2f}" if t0 is not None else ""))
 if "parse_only_seconds" in rx:
     print("\nrevoscale breakdown (wall s / CPU s):")
     rows = [("CSV parse only (chunks dropped)", "parse_only"), ("CSV parse, kept in memory", "parse_collect"),
