@@ -880,13 +880,14 @@ impl ChunkWriter for XdfWriter {
         let tmp = out
             .into_inner()
             .map_err(|e| Error::io(&self.path, e.into_error()))?;
-        // Wait for the background sync (its errors are this file's errors), then sync the rest.
+        // Sync everything (this waits for the disk writes the background thread started, without
+        // a second flush after its own), then take the background thread's result: an error it
+        // met is this file's error.
+        let synced = tmp.as_file().sync_all();
         if let Some(s) = self.syncer.take() {
             s.finish().map_err(|e| Error::io(&self.path, e))?;
         }
-        tmp.as_file()
-            .sync_all()
-            .map_err(|e| Error::io(&self.path, e))?;
+        synced.map_err(|e| Error::io(&self.path, e))?;
         rx_core::fs::persist(tmp, &self.path, self.mode != WriteMode::Create)?;
 
         Ok(self.rows)
@@ -1128,6 +1129,8 @@ fn ipc_buffers(data: &ArrayData) -> Result<Vec<Buffer>> {
 struct Compressor {
     lz4: lz4_flex::block::CompressTable,
     zstd: Option<zstd::bulk::Compressor<'static>>,
+    /// Where the codec writes (sized for the largest buffer so far).
+    scratch: Vec<u8>,
 }
 
 /// Compressors kept between blocks and shared by the threads that encode them.
@@ -1166,6 +1169,7 @@ impl CompressorPool {
         Ok(Compressor {
             lz4: lz4_flex::block::CompressTable::large(),
             zstd,
+            scratch: Vec::new(),
         })
     }
 
@@ -1174,10 +1178,10 @@ impl CompressorPool {
     }
 }
 
-/// Grows `pack` (never shrinks it, so reused scratch is not zeroed again) to hold `len` bytes.
-fn ensure_len(pack: &mut Vec<u8>, len: usize) {
-    if pack.len() < len {
-        pack.resize(len, 0);
+/// Grows `buf` (never shrinks it, so reused scratch is not zeroed again) to hold `len` bytes.
+fn ensure_len(buf: &mut Vec<u8>, len: usize) {
+    if buf.len() < len {
+        buf.resize(len, 0);
     }
 }
 
@@ -1238,17 +1242,17 @@ fn lz4_frame(
     Ok(at + 4)
 }
 
-/// Appends `input` to `pack` (from `*used`) as an IPC compressed buffer: its length as 8 bytes,
-/// then the compressed bytes; or `-1` and the bytes themselves when compressing does not make
-/// it smaller (as arrow-ipc does). Returns where it went.
+/// Appends `input` to `pack` as an IPC compressed buffer: its length as 8 bytes, then the
+/// compressed bytes; or `-1` and the bytes themselves when compressing does not make it smaller
+/// (as arrow-ipc does). Returns where it went. The codec writes into the compressor's scratch
+/// (kept from buffer to buffer), so `pack` only ever receives the bytes it keeps.
 fn compress_buffer(
     codec: Codec,
     input: &[u8],
     pack: &mut Vec<u8>,
-    used: &mut usize,
     c: &mut Compressor,
 ) -> Result<Range<usize>> {
-    let start = *used;
+    let start = pack.len();
     if input.is_empty() {
         return Ok(start..start);
     }
@@ -1257,8 +1261,8 @@ fn compress_buffer(
         Codec::Lz4 => lz4_frame_bound(input.len()),
         Codec::Zstd(_) => zstd::zstd_safe::compress_bound(input.len()),
     };
-    ensure_len(pack, start + 8 + bound.max(input.len()));
-    let dst = &mut pack[start + 8..];
+    ensure_len(&mut c.scratch, bound);
+    let dst = &mut c.scratch[..bound];
     let n = match (codec, c.zstd.as_mut()) {
         (Codec::Lz4, _) => lz4_frame(input, dst, &mut c.lz4)?,
         (Codec::Zstd(_), Some(z)) => z
@@ -1266,16 +1270,14 @@ fn compress_buffer(
             .map_err(|e| Error::external("Zstandard compression", e))?,
         _ => input.len() + 1, // not compressed: stored raw below
     };
-    let end = if 8 + n > input.len() {
-        pack[start..start + 8].copy_from_slice(&(-1i64).to_le_bytes());
-        pack[start + 8..start + 8 + input.len()].copy_from_slice(input);
-        start + 8 + input.len()
+    if 8 + n > input.len() {
+        pack.extend_from_slice(&(-1i64).to_le_bytes());
+        pack.extend_from_slice(input);
     } else {
-        pack[start..start + 8].copy_from_slice(&(input.len() as i64).to_le_bytes());
-        start + 8 + n
-    };
-    *used = end;
-    Ok(start..end)
+        pack.extend_from_slice(&(input.len() as i64).to_le_bytes());
+        pack.extend_from_slice(c.scratch.get(..n).unwrap_or(&[]));
+    }
+    Ok(start..pack.len())
 }
 
 /// Encodes one column: its buffers, compressed into `pack` when there is a codec, their CRC and
@@ -1300,10 +1302,13 @@ fn encode_column(
         }
     } else {
         let mut c = pool.take()?;
-        let mut used = 0usize;
+        // Room for every buffer stored raw: reserving does not touch the memory, and the pack
+        // never has to move.
+        pack.clear();
+        pack.reserve(buffers.iter().map(|b| b.len() + 8).sum());
         let mut result = Ok(());
         for b in &buffers {
-            match compress_buffer(codec, b.as_slice(), &mut pack, &mut used, &mut c) {
+            match compress_buffer(codec, b.as_slice(), &mut pack, &mut c) {
                 Ok(r) => {
                     h.update(&pack[r.clone()]);
                     segs.push(Seg::Packed(r));
