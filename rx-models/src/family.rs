@@ -234,7 +234,11 @@ fn log_dbinom(x: f64, n: f64, p: f64) -> f64 {
         return f64::NEG_INFINITY;
     }
     // choose(n, 0) = choose(n, n) = 1 (exactly what lchoose gives, without its three lgammas).
-    let mut v = if x == 0.0 || x == n { 0.0 } else { lchoose(n, x) };
+    let mut v = if x == 0.0 || x == n {
+        0.0
+    } else {
+        lchoose(n, x)
+    };
     if x > 0.0 {
         v += x * p.ln();
     }
