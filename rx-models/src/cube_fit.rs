@@ -60,6 +60,8 @@ pub struct CubePema {
     z_columns: Vec<usize>,
     /// The factor indexes of the leading term, and their level counts.
     lead: Vec<(usize, usize)>,
+    /// The design of the terms after the leading one (the within part), built once.
+    zdesign: Design,
 }
 
 pub(crate) fn fit(
@@ -112,6 +114,7 @@ pub(crate) fn fit(
         .filter_map(|c| c.column)
         .collect();
     let mut pema = CubePema {
+        zdesign: design.without_first_term(),
         cells: cell_columns.len(),
         design,
         options: options.clone(),
@@ -178,9 +181,8 @@ impl Pema for CubePema {
         let nrows = frame.rows.len();
         // The chunk's rows as [z | y] with their cell and weight.
         // Only the within part's columns (the cells are the leading factor's codes).
-        let zdesign = self.design.without_first_term();
-        let mut zm = Mat::<f64>::zeros(nrows, zdesign.ncols);
-        zdesign.fill(&frame, 0, zm.as_mut());
+        let mut zm = Mat::<f64>::zeros(nrows, self.zdesign.ncols);
+        self.zdesign.fill(&frame, 0, zm.as_mut());
         let y = self.design.response_values(&frame, 0, nrows);
         let mut rows = vec![0.0; nrows * q];
         let mut cell = vec![0usize; nrows];
@@ -198,17 +200,9 @@ impl Pema for CubePema {
                 rows[i * q + k] = zm[(i, k)];
             }
             rows[i * q + q - 1] = y[i];
-            let mut k = 0;
-            let mut freq = 1.0;
-            if self.options.pweights.is_some() {
-                w[i] *= frame.weights[k][r];
-                k += 1;
-            }
-            if self.options.fweights.is_some() {
-                freq = frame.weights[k][r];
-                w[i] *= freq;
-            }
-            if w[i] > 0.0 {
+            let (wi, freq) = self.options.row_weights(&frame, r);
+            w[i] = wi;
+            if wi > 0.0 {
                 acc.count[id] += freq;
             }
         }

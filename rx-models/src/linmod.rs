@@ -101,6 +101,23 @@ impl LinModOptions {
         self
     }
 
+    /// Row `r`'s weight for the fit (probability × frequency weight) and its frequency weight,
+    /// from a frame read with [`LinModOptions::weight_columns`].
+    pub(crate) fn row_weights(&self, frame: &Frame, r: usize) -> (f64, f64) {
+        let mut w = 1.0;
+        let mut f = 1.0;
+        let mut k = 0;
+        if self.pweights.is_some() {
+            w *= frame.weights[k][r];
+            k += 1;
+        }
+        if self.fweights.is_some() {
+            f = frame.weights[k][r];
+            w *= f;
+        }
+        (w, f)
+    }
+
     pub(crate) fn weight_columns(&self) -> Vec<&str> {
         self.pweights
             .iter()
@@ -314,19 +331,7 @@ impl LinModPema {
     }
 
     fn weights(&self, frame: &Frame, r: usize) -> (f64, f64) {
-        // (w for the fit, frequency for the counts)
-        let mut w = 1.0;
-        let mut f = 1.0;
-        let mut k = 0;
-        if self.options.pweights.is_some() {
-            w *= frame.weights[k][r];
-            k += 1;
-        }
-        if self.options.fweights.is_some() {
-            f = frame.weights[k][r];
-            w *= f;
-        }
-        (w, f)
+        self.options.row_weights(frame, r)
     }
 }
 
