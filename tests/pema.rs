@@ -22,6 +22,108 @@ struct TwoPassVariance {
     mean: Option<f64>,
 }
 
+/// The same analysis, declaring that it takes more than one pass (so a context may cache).
+struct CachedTwoPass(TwoPassVariance);
+
+impl Pema for CachedTwoPass {
+    type Partial = Partial;
+    type Output = (u64, f64, f64);
+
+    fn columns(&self) -> Vec<String> {
+        self.0.columns()
+    }
+
+    fn init(&self) -> Partial {
+        self.0.init()
+    }
+
+    fn process(&self, acc: &mut Partial, chunk: &RecordBatch) -> Result<()> {
+        self.0.process(acc, chunk)
+    }
+
+    fn merge(&self, into: &mut Partial, other: Partial) -> Result<()> {
+        self.0.merge(into, other)
+    }
+
+    fn finish(&mut self, acc: Partial) -> Result<Step<(u64, f64, f64)>> {
+        self.0.finish(acc)
+    }
+
+    fn expects_more_passes(&self) -> bool {
+        true
+    }
+}
+
+/// A source that counts how often it is opened.
+#[derive(Debug)]
+struct CountingSource {
+    inner: XdfData,
+    opens: std::sync::atomic::AtomicUsize,
+}
+
+impl DataSource for CountingSource {
+    fn name(&self) -> String {
+        DataSource::name(&self.inner)
+    }
+
+    fn schema(&self) -> Result<revoscale::arrow::datatypes::SchemaRef> {
+        self.inner.schema()
+    }
+
+    fn open(&self, options: &revoscale::core::ReadOptions) -> Result<revoscale::core::ChunkReader> {
+        self.opens.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.open(options)
+    }
+
+    fn num_rows(&self) -> Result<Option<u64>> {
+        self.inner.num_rows()
+    }
+
+    fn split(&self, n: usize) -> Result<Vec<Box<dyn DataSource>>> {
+        self.inner.split(n)
+    }
+}
+
+#[test]
+fn multi_pass_analyses_read_the_source_once_when_the_chunks_fit_the_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let values: Vec<Option<f64>> = (0..5000)
+        .map(|i| (i % 13 != 5).then_some(1e6 + (i % 11) as f64 * 0.25))
+        .collect();
+    let source = CountingSource {
+        inner: xdf_of(&values, 300, dir.path()),
+        opens: Default::default(),
+    };
+    let opens = || source.opens.load(std::sync::atomic::Ordering::SeqCst);
+    let run = |options: RxOptions| {
+        let mut pema = CachedTwoPass(TwoPassVariance {
+            column: "x".into(),
+            mean: None,
+        });
+        RxLocalSeq.run(&mut pema, &source, &options).unwrap()
+    };
+    let options = RxOptions::default().rows_per_read(128);
+    let cached = run(options.clone());
+    assert_eq!(opens(), 1, "the second pass replays the cached chunks");
+    // Too small a budget: the first pass gives up caching and every pass reads the source.
+    let streamed = run(options.clone().max_cache_bytes(10_000));
+    assert_eq!(opens(), 3);
+    let off = run(options.max_cache_bytes(0));
+    assert_eq!(opens(), 5);
+    assert_eq!(cached, streamed);
+    assert_eq!(cached, off);
+    // An analysis that does not expect more passes is never cached.
+    let mut one = TwoPassVariance {
+        column: "x".into(),
+        mean: None,
+    };
+    let plain = RxLocalSeq
+        .run(&mut one, &source, &RxOptions::default().rows_per_read(128))
+        .unwrap();
+    assert_eq!(opens(), 7);
+    assert_eq!(plain, cached);
+}
+
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
 struct Partial {
     n: u64,

@@ -15,6 +15,11 @@ pub struct RxOptions {
     pub report_progress: u8,
     /// Compression level of .xdf output: 0 none, 1 LZ4 (fast, the default), 2 and above Zstandard.
     pub compression_level: u32,
+    /// Most bytes of chunks a multi-pass analysis (IRLS, refinement) may keep in memory after its
+    /// first pass, so later passes do not read the source again. When the projected columns are
+    /// larger, every pass streams from the source as usual (memory stays bounded by the chunk
+    /// size). 0 turns caching off. Default: a quarter of the machine's memory.
+    pub max_cache_bytes: usize,
 }
 
 impl Default for RxOptions {
@@ -24,8 +29,24 @@ impl Default for RxOptions {
             blocks_per_read: 1,
             report_progress: 1,
             compression_level: 1,
+            max_cache_bytes: default_cache_bytes(),
         }
     }
+}
+
+/// A quarter of the physical memory (Linux's `/proc/meminfo`), or 1 GiB where it is unknown.
+fn default_cache_bytes() -> usize {
+    static BYTES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *BYTES.get_or_init(|| {
+        std::fs::read_to_string("/proc/meminfo")
+            .ok()
+            .and_then(|text| {
+                let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+                let kib: usize = line.split_whitespace().nth(1)?.parse().ok()?;
+                Some(kib.saturating_mul(1024) / 4)
+            })
+            .unwrap_or(1 << 30)
+    })
 }
 
 impl RxOptions {
@@ -50,6 +71,12 @@ impl RxOptions {
     /// Compression level.
     pub fn compression_level(mut self, level: u32) -> Self {
         self.compression_level = level;
+        self
+    }
+
+    /// Most bytes of chunks kept in memory between the passes of a multi-pass analysis (0: none).
+    pub fn max_cache_bytes(mut self, bytes: usize) -> Self {
+        self.max_cache_bytes = bytes;
         self
     }
 }

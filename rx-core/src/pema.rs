@@ -45,6 +45,13 @@ pub trait Pema: Send + Sync {
 
     /// Ends a pass: the result, or a request for another pass (the analysis keeps what it needs).
     fn finish(&mut self, acc: Self::Partial) -> Result<Step<Self::Output>>;
+
+    /// Whether the analysis expects more than one pass (IRLS does; a one-pass summary does not).
+    /// A context may then keep the chunks of the first pass in memory, within
+    /// [`RxOptions::max_cache_bytes`], and replay them instead of reading the source again.
+    fn expects_more_passes(&self) -> bool {
+        false
+    }
 }
 
 /// Where the chunks of an analysis are processed.
@@ -78,11 +85,28 @@ impl ComputeContext for RxLocalSeq {
         source: &dyn DataSource,
         options: &RxOptions,
     ) -> Result<P::Output> {
+        let budget = if pema.expects_more_passes() {
+            options.max_cache_bytes
+        } else {
+            0
+        };
+        let (acc, cache) = run_pass_caching(pema, source, options, budget)?;
+        let mut step = pema.finish(acc)?;
         loop {
-            let acc = run_pass(pema, source, options)?;
-            if let Step::Done(out) = pema.finish(acc)? {
+            if let Step::Done(out) = step {
                 return Ok(out);
             }
+            let acc = match &cache {
+                Some(chunks) => {
+                    let mut acc = pema.init();
+                    for chunk in chunks {
+                        pema.process(&mut acc, chunk)?;
+                    }
+                    acc
+                }
+                None => run_pass(pema, source, options)?,
+            };
+            step = pema.finish(acc)?;
         }
     }
 }
@@ -98,12 +122,25 @@ pub fn run_pass<P: Pema>(
     source: &dyn DataSource,
     options: &RxOptions,
 ) -> Result<P::Partial> {
+    run_pass_caching(pema, source, options, 0).map(|(acc, _)| acc)
+}
+
+/// [`run_pass`], keeping the chunks it read when all of them fit in `budget` bytes (then they
+/// are returned, in order, for the passes that follow).
+pub fn run_pass_caching<P: Pema>(
+    pema: &P,
+    source: &dyn DataSource,
+    options: &RxOptions,
+    budget: usize,
+) -> Result<(P::Partial, Option<Vec<RecordBatch>>)> {
     let read = ReadOptions {
         columns: Some(pema.columns()),
         rows_per_read: Some(options.rows_per_read),
     };
     let reader = source.open(&read)?;
     let mut acc = pema.init();
+    let mut kept: Option<Vec<RecordBatch>> = (budget > 0).then(Vec::new);
+    let mut kept_bytes = 0usize;
     std::thread::scope(|scope| -> Result<()> {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Result<RecordBatch>>(1);
         let (done_tx, done_rx) = std::sync::mpsc::channel::<RecordBatch>();
@@ -124,11 +161,37 @@ pub fn run_pass<P: Pema>(
         for chunk in rx {
             let chunk = chunk?;
             pema.process(&mut acc, &chunk)?;
+            if let Some(chunks) = &mut kept {
+                kept_bytes = kept_bytes.saturating_add(batch_bytes(&chunk));
+                if kept_bytes <= budget {
+                    chunks.push(chunk);
+                    continue;
+                }
+                // Too large to keep: stream this pass and the next ones.
+                for old in chunks.drain(..) {
+                    let _ = done_tx.send(old);
+                }
+                kept = None;
+            }
             // The reader may have stopped: then the chunk is simply dropped here.
             let _ = done_tx.send(chunk);
         }
         drop(done_tx);
         Ok(())
     })?;
-    Ok(acc)
+    Ok((acc, kept))
+}
+
+/// The bytes a chunk's columns use: the slices they view, not the whole buffers behind them (a
+/// reader may decode every column of a block into one allocation).
+fn batch_bytes(batch: &RecordBatch) -> usize {
+    batch
+        .columns()
+        .iter()
+        .map(|c| {
+            let data = c.to_data();
+            data.get_slice_memory_size()
+                .unwrap_or_else(|_| c.get_array_memory_size())
+        })
+        .sum()
 }

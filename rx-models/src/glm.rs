@@ -785,7 +785,13 @@ impl GlmPema {
             let mut swz = vec![0.0; len];
             if acc.fit {
                 let eta = self.eta(&self.it.point, &x, &rows);
-                let eta_prev = self.it.wls_point.as_ref().map(|pt| self.eta(pt, &x, &rows));
+                // Pearson's χ² (at the point of the last least-squares fit) only where the
+                // dispersion is estimated: binomial and Poisson fix it at 1.
+                let eta_prev = if self.family.estimates_dispersion() {
+                    self.it.wls_point.as_ref().map(|pt| self.eta(pt, &x, &rows))
+                } else {
+                    None
+                };
                 for (i, r) in rows.iter().enumerate() {
                     let e = eta[i];
                     let mu = self.link.inverse(e);
@@ -915,6 +921,11 @@ impl Pema for GlmPema {
 
     fn columns(&self) -> Vec<String> {
         self.design.columns(&self.options.weight_columns())
+    }
+
+    fn expects_more_passes(&self) -> bool {
+        // IRLS: one pass per iteration, and at least one after the start.
+        true
     }
 
     fn init(&self) -> GlmPartial {

@@ -9,6 +9,7 @@
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::qr::no_pivoting::factor::{qr_in_place, qr_in_place_scratch};
 use faer::{Mat, MatMut, Par};
+use pulp::Simd;
 use serde::{Deserialize, Serialize};
 
 /// The running R factor of a `? × q` matrix.
@@ -64,7 +65,7 @@ const QR_BLOCK: usize = 19;
 
 impl Tsqr {
     /// Rows per block folded in at once.
-    pub const BLOCK: usize = 512;
+    pub const BLOCK: usize = 256;
 
     /// An empty factor of a matrix with `q` columns.
     pub fn new(q: usize) -> Self {
@@ -167,40 +168,130 @@ impl Work {
 /// dot products and updates vectorise.
 fn fold_block(r: &mut [f64], q: usize, b: &mut [f64], rows: usize) -> bool {
     let saved = r.to_vec();
-    let ok = pulp::Arch::new().dispatch(
-        #[inline(always)]
-        || fold_block_impl(r, q, b, rows),
-    );
+    let ok = pulp::Arch::new().dispatch(Fold { r, q, b, rows });
     if !ok {
         r.copy_from_slice(&saved);
     }
     ok
 }
 
-#[inline(always)]
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    let mut acc = [0.0f64; 16];
-    let (ca, cb) = (a.chunks_exact(16), b.chunks_exact(16));
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        for l in 0..16 {
-            acc[l] += x[l] * y[l];
-        }
-    }
-    let mut s: f64 = acc.iter().sum();
-    for (x, y) in ra.iter().zip(rb) {
-        s += x * y;
-    }
-    s
+/// The fold as a [`pulp::WithSimd`] operation: `with_simd` is inlined into pulp's
+/// `#[target_feature]` entry point, and with it every `#[inline(always)]` function below, so the
+/// loops run on the CPU's widest vectors with fused multiply-adds (a closure passed to
+/// `dispatch` stays a separate function compiled for the baseline, without AVX). Fused
+/// multiply-adds are used on every path (pulp emulates them where the CPU lacks them), so the
+/// result does not depend on the machine.
+struct Fold<'a> {
+    r: &'a mut [f64],
+    q: usize,
+    b: &'a mut [f64],
+    rows: usize,
 }
 
+impl pulp::WithSimd for Fold<'_> {
+    type Output = bool;
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, simd: S) -> bool {
+        fold_block_impl(simd, self.r, self.q, self.b, self.rows)
+    }
+}
+
+/// `a · b`.
 #[inline(always)]
-fn fold_block_impl(r: &mut [f64], q: usize, b: &mut [f64], rows: usize) -> bool {
-    for j in 0..q {
+fn dot<S: Simd>(simd: S, a: &[f64], b: &[f64]) -> f64 {
+    let (ah, at) = S::as_simd_f64s(a);
+    let (bh, bt) = S::as_simd_f64s(b);
+    let n = ah.len().min(bh.len());
+    let (ah, bh) = (&ah[..n], &bh[..n]);
+    let zero = simd.splat_f64s(0.0);
+    let mut acc = [zero; 4];
+    let whole = n / 4 * 4;
+    let mut k = 0;
+    while k < whole {
+        for l in 0..4 {
+            acc[l] = simd.mul_add_f64s(ah[k + l], bh[k + l], acc[l]);
+        }
+        k += 4;
+    }
+    for k in whole..n {
+        acc[0] = simd.mul_add_f64s(ah[k], bh[k], acc[0]);
+    }
+    let sum = simd.add_f64s(simd.add_f64s(acc[0], acc[1]), simd.add_f64s(acc[2], acc[3]));
+    let mut t = simd.reduce_sum_f64s(sum);
+    for (x, y) in at.iter().zip(bt) {
+        t = x.mul_add(*y, t);
+    }
+    t
+}
+
+/// `c -= m x`.
+#[inline(always)]
+fn axpy_sub<S: Simd>(simd: S, m: f64, x: &[f64], c: &mut [f64]) {
+    let (xh, xt) = S::as_simd_f64s(x);
+    let (ch, ct) = S::as_mut_simd_f64s(c);
+    let neg = simd.splat_f64s(-m);
+    for (cv, xv) in ch.iter_mut().zip(xh) {
+        *cv = simd.mul_add_f64s(neg, *xv, *cv);
+    }
+    for (cv, xv) in ct.iter_mut().zip(xt) {
+        *cv = (-m).mul_add(*xv, *cv);
+    }
+}
+
+/// Columns per panel of the blocked fold: a panel's reflectors are applied to the columns right
+/// of it together (compact WY), so each of those columns is read twice per panel rather than
+/// twice per reflector.
+const PANEL: usize = 6;
+
+#[inline(always)]
+fn fold_block_impl<S: Simd>(simd: S, r: &mut [f64], q: usize, b: &mut [f64], rows: usize) -> bool {
+    let mut j0 = 0;
+    while j0 < q {
+        let j1 = (j0 + PANEL).min(q);
+        let ok = match j1 - j0 {
+            1 => fold_panel::<S, 1>(simd, r, q, b, rows, j0),
+            2 => fold_panel::<S, 2>(simd, r, q, b, rows, j0),
+            3 => fold_panel::<S, 3>(simd, r, q, b, rows, j0),
+            4 => fold_panel::<S, 4>(simd, r, q, b, rows, j0),
+            5 => fold_panel::<S, 5>(simd, r, q, b, rows, j0),
+            _ => fold_panel::<S, PANEL>(simd, r, q, b, rows, j0),
+        };
+        if !ok {
+            return false;
+        }
+        j0 = j1;
+    }
+    true
+}
+
+/// Folds columns `j0..j0 + NB` of the block into R (reflection `j` mixes row `j` of R with the
+/// block only), then applies the panel's reflections to the columns right of it at once:
+/// `H_0 ⋯ H_{NB-1} = I - V T V'` with V's block part the scaled columns and its R part the unit
+/// rows `j0..j0 + NB`, so each trailing column `c` becomes `c - V (T' (V' c))`.
+#[inline(always)]
+#[allow(
+    clippy::needless_range_loop,
+    reason = "triangular index loops over small fixed-size arrays read clearer with indices"
+)]
+fn fold_panel<S: Simd, const NB: usize>(
+    simd: S,
+    r: &mut [f64],
+    q: usize,
+    b: &mut [f64],
+    rows: usize,
+    j0: usize,
+) -> bool {
+    let j1 = j0 + NB;
+    let mut tau = [0.0f64; NB];
+    // Reflections one by one inside the panel (level 2, on NB columns only).
+    for jj in 0..NB {
+        let j = j0 + jj;
         let (left, right) = b.split_at_mut((j + 1) * rows);
-        let x = &left[j * rows..];
-        let sigma = dot(x, x);
+        let x = &mut left[j * rows..];
+        let sigma = dot(simd, x, x);
         if sigma == 0.0 {
+            // No reflection (tau 0); the column stays as it is and T ignores it.
             continue;
         }
         let alpha = r[j * q + j];
@@ -210,18 +301,125 @@ fn fold_block_impl(r: &mut [f64], q: usize, b: &mut [f64], rows: usize) -> bool 
         }
         let beta = if alpha >= 0.0 { -norm } else { norm };
         let scale = 1.0 / (alpha - beta);
-        let tau = (beta - alpha) / beta;
+        let t = (beta - alpha) / beta;
         r[j * q + j] = beta;
-        for (k, col) in (j + 1..q).zip(right.chunks_exact_mut(rows)) {
-            let w = r[k * q + j] + scale * dot(x, col);
-            r[k * q + j] -= tau * w;
-            let c = tau * w * scale;
-            for (v, &xi) in col.iter_mut().zip(x) {
-                *v -= c * xi;
+        for (k, col) in (j + 1..j1).zip(right.chunks_exact_mut(rows)) {
+            let w = r[k * q + j] + scale * dot(simd, x, col);
+            r[k * q + j] -= t * w;
+            axpy_sub(simd, t * w * scale, x, col);
+        }
+        // The block part of the reflector's vector.
+        for v in x.iter_mut() {
+            *v *= scale;
+        }
+        tau[jj] = t;
+    }
+    if j1 == q {
+        return true;
+    }
+    let (panel, trailing) = b.split_at_mut(j1 * rows);
+    let v: [&[f64]; NB] = std::array::from_fn(|i| &panel[(j0 + i) * rows..(j0 + i + 1) * rows]);
+    // T, upper triangular: T[i][i] = tau_i, T[0..i][i] = -tau_i T[0..i][0..i] (V_{0..i}' v_i).
+    let mut t = [[0.0f64; NB]; NB];
+    for i in 0..NB {
+        t[i][i] = tau[i];
+        if tau[i] == 0.0 {
+            continue;
+        }
+        let mut u = [0.0f64; NB];
+        for (m, um) in u.iter_mut().enumerate().take(i) {
+            *um = dot(simd, v[m], v[i]);
+        }
+        for m in 0..i {
+            let mut s = 0.0;
+            for k in m..i {
+                s += t[m][k] * u[k];
             }
+            t[m][i] = -tau[i] * s;
         }
     }
+    let (vh, vt): ([&[S::f64s]; NB], [&[f64]; NB]) = (
+        std::array::from_fn(|i| S::as_simd_f64s(v[i]).0),
+        std::array::from_fn(|i| S::as_simd_f64s(v[i]).1),
+    );
+    for (k, col) in (j1..q).zip(trailing.chunks_exact_mut(rows)) {
+        // w = R[J, k] + V' col, then m = T' w.
+        let mut w = multi_dot::<S, NB>(simd, &vh, &vt, col);
+        for (i, wi) in w.iter_mut().enumerate() {
+            *wi += r[k * q + j0 + i];
+        }
+        let mut m = [0.0f64; NB];
+        for i in 0..NB {
+            let mut s = 0.0;
+            for l in 0..=i {
+                s += t[l][i] * w[l];
+            }
+            m[i] = s;
+        }
+        for (i, mi) in m.iter().enumerate() {
+            r[k * q + j0 + i] -= mi;
+        }
+        multi_axpy::<S, NB>(simd, &vh, &vt, &m, col);
+    }
     true
+}
+
+/// `[v_0 · c, …, v_{NB-1} · c]` in one sweep over `c` (`vh`/`vt`: the vectors' SIMD heads and
+/// scalar tails, as long as `c`'s).
+#[inline(always)]
+fn multi_dot<S: Simd, const NB: usize>(
+    simd: S,
+    vh: &[&[S::f64s]; NB],
+    vt: &[&[f64]; NB],
+    c: &[f64],
+) -> [f64; NB] {
+    let (ch, ct) = S::as_simd_f64s(c);
+    let n = vh.iter().fold(ch.len(), |n, v| n.min(v.len()));
+    let vh: [&[S::f64s]; NB] = std::array::from_fn(|i| &vh[i][..n]);
+    let mut acc = [simd.splat_f64s(0.0); NB];
+    for (k, cv) in ch[..n].iter().enumerate() {
+        for i in 0..NB {
+            acc[i] = simd.mul_add_f64s(vh[i][k], *cv, acc[i]);
+        }
+    }
+    std::array::from_fn(|i| {
+        let mut t = simd.reduce_sum_f64s(acc[i]);
+        for (x, y) in vt[i].iter().zip(ct) {
+            t = x.mul_add(*y, t);
+        }
+        t
+    })
+}
+
+/// `c -= Σ_i m_i v_i` in one sweep over `c`.
+#[inline(always)]
+fn multi_axpy<S: Simd, const NB: usize>(
+    simd: S,
+    vh: &[&[S::f64s]; NB],
+    vt: &[&[f64]; NB],
+    m: &[f64; NB],
+    c: &mut [f64],
+) {
+    let (ch, ct) = S::as_mut_simd_f64s(c);
+    let n = vh.iter().fold(ch.len(), |n, v| n.min(v.len()));
+    let vh: [&[S::f64s]; NB] = std::array::from_fn(|i| &vh[i][..n]);
+    let neg: [S::f64s; NB] = std::array::from_fn(|i| simd.splat_f64s(-m[i]));
+    for (k, cv) in ch[..n].iter_mut().enumerate() {
+        let mut x = *cv;
+        for i in 0..NB {
+            x = simd.mul_add_f64s(neg[i], vh[i][k], x);
+        }
+        *cv = x;
+    }
+    for (r, cv) in ct.iter_mut().enumerate() {
+        let mut x = *cv;
+        for i in 0..NB {
+            if let Some(v) = vt[i].get(r) {
+                x = (-m[i]).mul_add(*v, x);
+            }
+        }
+        *cv = x;
+    }
 }
 
 /// QR of the first `nrows` rows of the work matrix; returns its R (reusing `r`'s allocation).
