@@ -22,6 +22,15 @@ struct TwoPassVariance {
     mean: Option<f64>,
 }
 
+impl TwoPassVariance {
+    fn of(column: &str) -> Self {
+        TwoPassVariance {
+            column: column.into(),
+            mean: None,
+        }
+    }
+}
+
 /// The same analysis, declaring that it takes more than one pass (so a context may cache).
 struct CachedTwoPass(TwoPassVariance);
 
@@ -96,10 +105,7 @@ fn multi_pass_analyses_read_the_source_once_when_the_chunks_fit_the_cache() {
     };
     let opens = || source.opens.load(std::sync::atomic::Ordering::SeqCst);
     let run = |options: RxOptions| {
-        let mut pema = CachedTwoPass(TwoPassVariance {
-            column: "x".into(),
-            mean: None,
-        });
+        let mut pema = CachedTwoPass(TwoPassVariance::of("x"));
         RxLocalSeq.run(&mut pema, &source, &options).unwrap()
     };
     let options = RxOptions::default().rows_per_read(128);
@@ -113,10 +119,7 @@ fn multi_pass_analyses_read_the_source_once_when_the_chunks_fit_the_cache() {
     assert_eq!(cached, streamed);
     assert_eq!(cached, off);
     // An analysis that does not expect more passes is never cached.
-    let mut one = TwoPassVariance {
-        column: "x".into(),
-        mean: None,
-    };
+    let mut one = TwoPassVariance::of("x");
     let plain = RxLocalSeq
         .run(&mut one, &source, &RxOptions::default().rows_per_read(128))
         .unwrap();
@@ -199,10 +202,7 @@ fn two_pass_analysis_runs_in_the_sequential_context() {
         .map(|i| (i % 10 != 3).then_some(1e8 + (i % 7) as f64 * 0.1))
         .collect();
     let xdf = xdf_of(&values, 100, dir.path());
-    let mut pema = TwoPassVariance {
-        column: "x".into(),
-        mean: None,
-    };
+    let mut pema = TwoPassVariance::of("x");
     let (n, mean, var) = RxLocalSeq
         .run(&mut pema, &xdf, &RxOptions::default().rows_per_read(64))
         .unwrap();
@@ -224,7 +224,7 @@ proptest! {
                                  rows_per_block in 1usize..64, parts in 1usize..6) {
         let dir = tempfile::tempdir().unwrap();
         let xdf = xdf_of(&values, rows_per_block, dir.path());
-        let pema = TwoPassVariance { column: "x".into(), mean: None };
+        let pema = TwoPassVariance::of("x");
         let opts = RxOptions::default().rows_per_read(17);
         let whole = run_pass(&pema, &xdf, &opts).unwrap();
         let mut merged = pema.init();

@@ -15,10 +15,10 @@ pub struct RxOptions {
     pub report_progress: u8,
     /// Compression level of .xdf output: 0 none, 1 LZ4 (fast, the default), 2 and above Zstandard.
     pub compression_level: u32,
-    /// Most bytes of chunks a multi-pass analysis (IRLS, refinement) may keep in memory after its
-    /// first pass, so later passes do not read the source again. When the projected columns are
-    /// larger, every pass streams from the source as usual (memory stays bounded by the chunk
-    /// size). 0 turns caching off. Default: a quarter of the machine's memory.
+    /// Most bytes of chunks an analysis that expects several passes (IRLS) may keep in memory
+    /// after its first pass, so later passes do not read the source again. When the projected
+    /// columns are larger, every pass streams from the source as usual. 0 turns caching off.
+    /// Default: a quarter of the machine's memory.
     pub max_cache_bytes: usize,
 }
 

@@ -338,10 +338,8 @@ fn fold_panel<S: Simd, const NB: usize>(
             t[m][i] = -tau[i] * s;
         }
     }
-    let (vh, vt): ([&[S::f64s]; NB], [&[f64]; NB]) = (
-        std::array::from_fn(|i| S::as_simd_f64s(v[i]).0),
-        std::array::from_fn(|i| S::as_simd_f64s(v[i]).1),
-    );
+    let split: [(&[S::f64s], &[f64]); NB] = std::array::from_fn(|i| S::as_simd_f64s(v[i]));
+    let (vh, vt) = (split.map(|s| s.0), split.map(|s| s.1));
     for (k, col) in (j1..q).zip(trailing.chunks_exact_mut(rows)) {
         // w = R[J, k] + V' col, then m = T' w.
         let mut w = multi_dot::<S, NB>(simd, &vh, &vt, col);
