@@ -851,11 +851,25 @@ impl Design {
         weights: &[&str],
         need_response: bool,
     ) -> Result<Frame> {
+        self.frame_with(batch, weights, need_response, true)
+    }
+
+    /// [`Design::frame`], optionally without the scan that makes NaN and infinite values of
+    /// float columns missing (`check_finite = false`): a pass over data already in memory then
+    /// reads each column once, not twice, and must itself find such values in the rows it
+    /// uses — and build the checked frame when it does ([`Frame::finite_checked`]).
+    pub fn frame_with(
+        &self,
+        batch: &RecordBatch,
+        weights: &[&str],
+        need_response: bool,
+        check_finite: bool,
+    ) -> Result<Frame> {
         let n = batch.num_rows();
         let mut valid: Option<BooleanBuffer> = None;
         let mut nums = Vec::with_capacity(self.numerics.len());
         for v in &self.numerics {
-            let (vals, ok) = numeric_values(&v.source, batch)?;
+            let (vals, ok) = numeric_values(&v.source, batch, check_finite)?;
             and_mask(&mut valid, ok);
             nums.push(vals);
         }
@@ -874,7 +888,7 @@ impl Design {
                     .all(|c| batch.column_by_name(c).is_some()))
         {
             let (vals, ok) = match &r.source {
-                ResponseSource::Numeric(s) => numeric_values(s, batch)?,
+                ResponseSource::Numeric(s) => numeric_values(s, batch, check_finite)?,
                 ResponseSource::Factor(f) => {
                     let (c, ok) = factor_codes(f, batch, " (the response)")?;
                     (
@@ -890,7 +904,8 @@ impl Design {
         }
         let mut wts = Vec::with_capacity(weights.len());
         for w in weights {
-            let (vals, ok) = numeric_values(&NumSource::Column((*w).to_string()), batch)?;
+            let (vals, ok) =
+                numeric_values(&NumSource::Column((*w).to_string()), batch, check_finite)?;
             for (i, &v) in vals.iter().enumerate() {
                 if v < 0.0 && ok.as_ref().is_none_or(|m| m.value(i)) {
                     return Err(Error::BadValue {
@@ -921,6 +936,7 @@ impl Design {
             Some(m) => m.set_indices().map(|i| i as u32).collect(),
         };
         Ok(Frame {
+            finite_checked: check_finite,
             nrows: n,
             rows,
             nums,
@@ -978,6 +994,17 @@ impl Design {
             }
             for col in tl.columns.iter().flatten() {
                 out.as_mut().col_mut(*col).fill(0.0);
+            }
+            // One factor alone: an indicator per row, the common case, without the level
+            // arithmetic.
+            if let ([fi], []) = (&t.factors[..], &t.numerics[..]) {
+                let codes = &frame.codes[*fi];
+                for (k, &r) in rows.iter().enumerate() {
+                    if let Some(Some(col)) = tl.columns.get(codes[r as usize] as usize) {
+                        out[(k, *col)] = 1.0;
+                    }
+                }
+                continue;
             }
             for (k, &r) in rows.iter().enumerate() {
                 let r = r as usize;
@@ -1090,6 +1117,9 @@ fn and_mask(valid: &mut Option<BooleanBuffer>, ok: Option<BooleanBuffer>) {
 /// value in any of them.
 #[derive(Debug, Clone)]
 pub struct Frame {
+    /// Whether NaN and infinite values of float columns were made missing (false: they may be
+    /// among [`Frame::rows`]; see [`Design::frame_with`]).
+    pub finite_checked: bool,
     /// Rows in the chunk.
     pub nrows: usize,
     /// The rows with every variable (and weight) present, in order.
@@ -1112,6 +1142,32 @@ impl Frame {
         self.nrows - self.rows.len()
     }
 
+    /// Whether the float values of rows `rows[start..start + len]` (numeric variables,
+    /// response, weights) are all finite — always true for a checked frame.
+    pub fn rows_finite(&self, start: usize, len: usize) -> bool {
+        if self.finite_checked {
+            return true;
+        }
+        let rows = &self.rows[start..start + len];
+        let first = rows.first().map_or(0, |&r| r as usize);
+        let contiguous = rows
+            .last()
+            .is_some_and(|&l| l as usize - first + 1 == rows.len());
+        let all = |v: &[f64]| {
+            if contiguous {
+                v[first..first + len]
+                    .iter()
+                    .fold(true, |ok, x| ok & x.is_finite())
+            } else {
+                rows.iter()
+                    .fold(true, |ok, &r| ok & v[r as usize].is_finite())
+            }
+        };
+        self.nums.iter().all(|v| all(v))
+            && self.weights.iter().all(|v| all(v))
+            && self.response.as_ref().is_none_or(|(v, _)| all(v))
+    }
+
     /// Whether row `r` of the chunk has a response value.
     pub fn has_response(&self, r: usize) -> bool {
         match &self.response {
@@ -1127,12 +1183,14 @@ impl Frame {
 fn numeric_values(
     source: &NumSource,
     batch: &RecordBatch,
+    check: bool,
 ) -> Result<(ScalarBuffer<f64>, Option<BooleanBuffer>)> {
     let a = match source {
         NumSource::Column(c) => match batch.column_by_name(c) {
             Some(col) if *col.data_type() == DataType::Float64 => {
                 let a = col.as_primitive::<Float64Type>();
-                if a.values().iter().all(|v| v.is_finite()) {
+                // A branch-free scan (it vectorizes; `all` stops early but does not).
+                if !check || a.values().iter().fold(true, |ok, v| ok & v.is_finite()) {
                     // The column as it is: no copy.
                     return Ok((a.values().clone(), a.nulls().map(|n| n.inner().clone())));
                 }

@@ -127,6 +127,19 @@ impl Link {
         }
     }
 
+    /// `(g⁻¹(η), dμ/dη)`: the values of [`Link::inverse`] and [`Link::mu_eta`], with one
+    /// exponential for the logit link.
+    pub fn inverse_and_mu_eta(self, eta: f64) -> (f64, f64) {
+        match self {
+            Link::Logit if eta.abs() <= 30.0 => {
+                let e = eta.exp();
+                let opexp = 1.0 + e;
+                (e / opexp, e / (opexp * opexp))
+            }
+            _ => (self.inverse(eta), self.mu_eta(eta)),
+        }
+    }
+
     /// `dμ/dη` at `η`.
     pub fn mu_eta(self, eta: f64) -> f64 {
         const EPS: f64 = f64::EPSILON;
@@ -572,6 +585,14 @@ mod tests {
             for mu in [0.2, 0.5, 0.7] {
                 let eta = link.link(mu);
                 assert!((link.inverse(eta) - mu).abs() < 1e-12, "{link:?} at {mu}");
+                let same = |a: f64, b: f64| a == b || (a.is_nan() && b.is_nan());
+                for e in [eta, eta + 31.0, eta - 31.0] {
+                    let (mu, me) = link.inverse_and_mu_eta(e);
+                    assert!(
+                        same(mu, link.inverse(e)) && same(me, link.mu_eta(e)),
+                        "{link:?} at {e}"
+                    );
+                }
                 let h = 1e-6;
                 let num = (link.inverse(eta + h) - link.inverse(eta - h)) / (2.0 * h);
                 assert!(

@@ -50,12 +50,19 @@ use serde::{Deserialize, Serialize};
 use crate::dd::Dd;
 use crate::design::{Design, DesignOptions, Frame, ResponseSource};
 use crate::family::{AicSums, Family, Link};
+use crate::gram::{Gram, GramStep};
 use crate::linmod::{Coefficient, LinearPredictor, finite, num, write_coef_table};
+use crate::logit_rows::LogitRows;
 use crate::tsqr::Tsqr;
 use crate::{dist, ls};
 
 /// Rows of a chunk processed as one piece (pieces run in parallel).
 const PIECE_ROWS: usize = 65_536;
+
+/// The largest scaled condition number of the weighted model matrix for which an intermediate
+/// IRLS step is solved from the Gram matrix: the step's relative error stays below about
+/// `1e8 ε ≈ 2e-8`, which the next Newton step removes. Above it every pass is a QR.
+const MAX_GRAM_CONDITION: f64 = 1e4;
 
 /// When the IRLS iteration has converged.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -147,8 +154,19 @@ pub struct GlmOptions {
     /// A column is aliased when its part orthogonal to the previous columns is at most this
     /// fraction of its norm (R's `glm.fit` uses `min(1e-7, epsilon / 1000)`).
     pub tolerance: f64,
+    /// Solve the intermediate iterations from the Gram matrix `X'WX` (a Newton step, several
+    /// times cheaper per row than the QR), keeping the QR for the iteration whose weights
+    /// give the reported covariance and for ill-conditioned or rank-deficient models
+    /// (default true; false makes every iteration a QR, as R's `glm.fit`). The results agree
+    /// to rounding either way.
+    #[serde(default = "yes")]
+    pub gram_steps: bool,
     /// Chunking and other general options.
     pub rx: RxOptions,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Default for GlmOptions {
@@ -164,6 +182,7 @@ impl Default for GlmOptions {
             max_iterations: 25,
             convergence: Convergence::default(),
             tolerance: 1e-11,
+            gram_steps: true,
             rx: RxOptions::default(),
         }
     }
@@ -230,6 +249,13 @@ impl GlmOptions {
     /// Sets the chunk size (rows per read).
     pub fn rows_per_read(mut self, rows: usize) -> Self {
         self.rx.rows_per_read = rows;
+        self
+    }
+
+    /// Sets whether intermediate iterations are solved from the Gram matrix
+    /// ([`GlmOptions::gram_steps`]).
+    pub fn gram_steps(mut self, yes: bool) -> Self {
+        self.gram_steps = yes;
         self
     }
 
@@ -344,6 +370,7 @@ impl LogitOptions {
                 objective_tolerance: self.objective_tolerance,
             },
             tolerance: GlmOptions::default().tolerance,
+            gram_steps: true,
             rx: self.rx.clone(),
         }
     }
@@ -534,8 +561,11 @@ pub struct NullPartial {
 pub struct GlmPartial {
     /// Whether the pass fits the model (false when only the null model is still iterating).
     pub fit: bool,
-    /// The R factor of `[√W·X | √W·z]` at the pass's point.
+    /// The R factor of `[√W·X | √W·z]` at the pass's point (a QR pass; 0 columns otherwise).
     pub tsqr: Tsqr,
+    /// The Gram matrix of `[√W·X | √W·t]` (a Gram pass; 0 columns otherwise): `t = z` at the
+    /// start, else the working residual `(y − μ)/μ'(η)` (the Newton step's right-hand side).
+    pub gram: Gram,
     /// `Σ dev.resids(y, μ, w)`.
     pub dev: Dd,
     /// Rows where `η` or `μ` is outside the link's or family's domain.
@@ -597,6 +627,26 @@ struct Finished {
     converged: bool,
 }
 
+/// How a pass accumulates its weighted least-squares problem.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum PassMode {
+    /// The QR (TSQR) of the problem: the iteration whose weights give the reported
+    /// covariance, and every iteration of an ill-conditioned or rank-deficient model.
+    Qr,
+    /// The Gram matrix, for a Newton step in step form: the intermediate iterations.
+    Gram,
+    /// The fit has converged (or stopped) after a Gram step: one more pass recomputes the last
+    /// least-squares problem, at [`Iteration::wls_point`], as a QR.
+    Refit,
+}
+
+/// A converged fit waiting for the QR of its last least-squares problem ([`PassMode::Refit`]).
+#[derive(Debug, Clone)]
+struct PendingRefit {
+    partial: GlmPartial,
+    converged: bool,
+}
+
 /// `rx_glm` as a PEMA.
 #[derive(Debug, Clone)]
 pub struct GlmPema {
@@ -616,6 +666,15 @@ pub struct GlmPema {
     warnings: Vec<String>,
     /// Passes finished.
     passes: u32,
+    /// How the next pass accumulates.
+    mode: PassMode,
+    /// Whether Gram passes may still be used (false once a Gram step was refused).
+    gram_ok: bool,
+    /// The fit waiting for its refit pass.
+    refit: Option<PendingRefit>,
+    /// Per solve from a `β`: the relative size of its step, `max |δ| / max |β|`, and its
+    /// Newton decrement `δ'X'WXδ` (the deviance decrease it predicts).
+    steps: Vec<(f64, f64)>,
 }
 
 /// One row's inputs.
@@ -672,6 +731,14 @@ impl GlmPema {
             finished: None,
             warnings: Vec::new(),
             passes: 0,
+            mode: if empty || !options.gram_steps {
+                PassMode::Qr
+            } else {
+                PassMode::Gram
+            },
+            gram_ok: !empty && options.gram_steps,
+            refit: None,
+            steps: Vec::new(),
             design,
         }
     }
@@ -736,23 +803,57 @@ impl GlmPema {
             .collect()
     }
 
-    /// Folds rows `frame.rows[start..start + len]` into `acc`.
+    /// A chunk's partial (`None`: the unchecked frame has a non-finite value).
+    fn process_frame(&self, frame: &Frame) -> Result<Option<GlmPartial>> {
+        let mut acc = self.init();
+        acc.counts.n_missing += frame.n_missing() as u64;
+        acc.counts.n_valid += frame.rows.len() as u64;
+        let n = frame.rows.len();
+        // Pieces of a fixed size (so the result does not depend on the thread count), processed
+        // in parallel and merged in order.
+        let pieces: Vec<(usize, usize)> = (0..n)
+            .step_by(PIECE_ROWS)
+            .map(|s| (s, (n - s).min(PIECE_ROWS)))
+            .collect();
+        let parts: Vec<Result<Option<GlmPartial>>> = pieces
+            .par_iter()
+            .map(|&(s, len)| {
+                let mut part = self.init();
+                Ok(self.process_rows(&mut part, frame, s, len)?.then_some(part))
+            })
+            .collect();
+        for part in parts {
+            match part? {
+                Some(part) => self.merge(&mut acc, part)?,
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(acc))
+    }
+
+    /// Folds rows `frame.rows[start..start + len]` into `acc`; false (and `acc` incomplete) when
+    /// a row of an unchecked frame has a non-finite value.
     fn process_rows(
         &self,
         acc: &mut GlmPartial,
         frame: &Frame,
         start: usize,
         len: usize,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let p = self.design.ncols;
         let first = self.passes == 0;
         let binomial = self.family == Family::Binomial;
         let eps10 = 10.0 * f64::EPSILON;
         let end = start + len;
-        let mut x = Mat::<f64>::zeros(len.min(Tsqr::BLOCK), p);
+        // The block's model-matrix rows, and a last column for a Gram pass's scaled target: a
+        // Gram pass scales the block in place and adds it as it is.
+        let mut x = Mat::<f64>::zeros(len.min(Tsqr::BLOCK), p + 1);
         let mut start = start;
         while start < end {
             let len = (end - start).min(Tsqr::BLOCK);
+            if !frame.rows_finite(start, len) {
+                return Ok(false);
+            }
             self.design
                 .fill(frame, start, x.as_mut().submatrix_mut(0, 0, len, p));
             let rows = self.rows(frame, start, len);
@@ -784,24 +885,82 @@ impl GlmPema {
             let mut sw = vec![0.0; len];
             let mut swz = vec![0.0; len];
             if acc.fit {
-                let eta = self.eta(&self.it.point, &x, &rows);
+                let point = self.pass_point();
+                // A Gram pass from a `β` accumulates the Newton step's right-hand side: the
+                // working residual instead of the working response.
+                let step_form = acc.gram.ncols() > 0 && matches!(point, Point::Beta(_));
+                // Whether the block went through the vectorized logistic kernel.
+                let mut fill_block = false;
+                let eta = self.eta(point, &x, &rows);
                 // Pearson's χ² (at the point of the last least-squares fit) only where the
                 // dispersion is estimated: binomial and Poisson fix it at 1.
-                let eta_prev = if self.family.estimates_dispersion() {
+                let eta_prev = if self.family.estimates_dispersion() && self.mode != PassMode::Refit
+                {
                     self.it.wls_point.as_ref().map(|pt| self.eta(pt, &x, &rows))
                 } else {
                     None
                 };
-                for (i, r) in rows.iter().enumerate() {
+                let logit_rows = self.family == Family::Binomial
+                    && self.link == Link::Logit
+                    && self.options.pweights.is_none()
+                    && eta_prev.is_none();
+                if logit_rows {
+                    let y: Vec<f64> = rows.iter().map(|r| r.y).collect();
+                    if LogitRows::applies(&eta, &y) {
+                        let f: Option<Vec<f64>> = self
+                            .options
+                            .fweights
+                            .is_some()
+                            .then(|| rows.iter().map(|r| r.f).collect());
+                        let offset: Vec<f64> = rows.iter().map(|r| r.offset).collect();
+                        let sums = LogitRows {
+                            eta: &eta,
+                            y: &y,
+                            f: f.as_deref(),
+                            offset: &offset,
+                            step_form,
+                            sw: &mut sw,
+                            swt: &mut swz,
+                        }
+                        .run();
+                        acc.dev = acc.dev.add_f64(sums.dev);
+                        acc.aic.n += sums.n;
+                        acc.aic.sum_w += sums.n;
+                        acc.aic.minus_2_loglik += sums.dev;
+                        acc.extreme += sums.extreme;
+                        acc.informative += sums.informative;
+                        acc.bad_rows += sums.bad;
+                        fill_block = true;
+                    }
+                }
+                // Block sums in plain doubles (at most BLOCK non-negative deviance terms each),
+                // added to the double-double totals once per block.
+                let mut dev_block = 0.0;
+                let mut pearson_block = 0.0;
+                // Binomial rows with a unit prior weight and a 0/1 response: their AIC term
+                // −2·log dbinom(y; 1, μ) is their deviance term.
+                let binomial_aic = self.family == Family::Binomial;
+                for (i, r) in rows
+                    .iter()
+                    .enumerate()
+                    .take(if fill_block { 0 } else { len })
+                {
                     let e = eta[i];
-                    let mu = self.link.inverse(e);
+                    let (mu, me) = self.link.inverse_and_mu_eta(e);
                     if !(self.link.valideta(e) && self.family.validmu(mu)) {
                         acc.invalid += 1;
                     }
                     if r.w > 0.0 {
-                        acc.dev = acc.dev.add_f64(r.f * self.family.dev_resid(r.y, mu, r.w));
+                        let d = self.family.dev_resid(r.y, mu, r.w);
+                        dev_block += r.f * d;
+                        if binomial_aic && r.w == 1.0 && (r.y == 0.0 || r.y == 1.0) {
+                            acc.aic.n += r.f;
+                            acc.aic.sum_w += r.f;
+                            acc.aic.minus_2_loglik += r.f * d;
+                        } else {
+                            self.family.aic_add(&mut acc.aic, r.y, mu, r.w, r.f);
+                        }
                     }
-                    self.family.aic_add(&mut acc.aic, r.y, mu, r.w, r.f);
                     let extreme = match self.family {
                         Family::Binomial => mu > 1.0 - eps10 || mu < eps10,
                         Family::Poisson => mu < eps10,
@@ -810,10 +969,10 @@ impl GlmPema {
                     if extreme {
                         acc.extreme += 1;
                     }
-                    let me = self.link.mu_eta(e);
                     if r.w > 0.0 && me != 0.0 {
                         let ww = r.w * me * me / self.family.variance(mu);
-                        let z = e - r.offset + (r.y - mu) / me;
+                        let res = (r.y - mu) / me;
+                        let z = if step_form { res } else { e - r.offset + res };
                         let s = (r.f * ww).sqrt();
                         if !(s.is_finite() && z.is_finite()) {
                             // R stops on "0s in V(mu)" or "NAs in V(mu)".
@@ -828,21 +987,48 @@ impl GlmPema {
                         && let Some((ww_prev, _)) = self.working(r, ep[i])
                     {
                         let res = (r.y - mu) / me;
-                        acc.pearson = acc.pearson.add_f64(r.f * ww_prev * res * res);
+                        pearson_block += r.f * ww_prev * res * res;
                     }
                 }
-                acc.tsqr.add_rows(len, |mut m| {
+                acc.dev = acc.dev.add_f64(dev_block);
+                acc.pearson = acc.pearson.add_f64(pearson_block);
+                let fill = |mut m: faer::MatMut<'_, f64>| {
                     for j in 0..p {
                         let src = x.col(j);
                         let mut dst = m.as_mut().col_mut(j);
-                        for i in 0..len {
-                            dst[i] = src[i] * sw[i];
+                        match (src.try_as_col_major(), dst.as_mut().try_as_col_major_mut()) {
+                            (Some(src), Some(dst)) => {
+                                for ((d, s), w) in dst
+                                    .as_slice_mut()
+                                    .iter_mut()
+                                    .zip(&src.as_slice()[..len])
+                                    .zip(&sw)
+                                {
+                                    *d = s * w;
+                                }
+                            }
+                            _ => {
+                                for i in 0..len {
+                                    dst[i] = src[i] * sw[i];
+                                }
+                            }
                         }
                     }
                     for i in 0..len {
                         m[(i, p)] = swz[i];
                     }
-                });
+                };
+                if acc.gram.ncols() > 0 {
+                    let mut block = x.as_mut().submatrix_mut(0, 0, len, p + 1);
+                    block
+                        .as_mut()
+                        .col_mut(p)
+                        .copy_from(faer::ColRef::from_slice(&swz));
+                    crate::gram::scale_rows(block.as_mut().submatrix_mut(0, 0, len, p), &sw);
+                    acc.gram.add_block(block.as_ref());
+                } else {
+                    acc.tsqr.add_rows(len, fill);
+                }
             }
             // The null model.
             match self.null_mode {
@@ -850,12 +1036,22 @@ impl GlmPema {
                     if let Some(mean) = self.null_mean
                         && self.null_done.is_none()
                     {
+                        // Rows repeat few (y, w) pairs (a 0/1 response: two): the last two
+                        // deviance terms are remembered.
+                        let mut memo = [(f64::NAN, f64::NAN, 0.0); 2];
+                        let mut block = 0.0;
                         for r in rows.iter().filter(|r| r.w > 0.0) {
-                            acc.null.dev = acc
-                                .null
-                                .dev
-                                .add_f64(r.f * self.family.dev_resid(r.y, mean, r.w));
+                            let d = match memo.iter().find(|m| m.0 == r.y && m.1 == r.w) {
+                                Some(m) => m.2,
+                                None => {
+                                    let d = self.family.dev_resid(r.y, mean, r.w);
+                                    memo = [(r.y, r.w, d), memo[0]];
+                                    d
+                                }
+                            };
+                            block += r.f * d;
                         }
+                        acc.null.dev = acc.null.dev.add_f64(block);
                     }
                 }
                 NullMode::LinkinvOffset => {
@@ -899,7 +1095,15 @@ impl GlmPema {
             }
             start += len;
         }
-        Ok(())
+        Ok(true)
+    }
+
+    /// The point the pass evaluates: the current one, or the last solve's for a refit.
+    fn pass_point(&self) -> &Point {
+        match (self.mode, &self.it.wls_point) {
+            (PassMode::Refit, Some(p)) => p,
+            _ => &self.it.point,
+        }
     }
 
     /// Working weight `W` and working response `z` at `η` (`None` when the row is not in the
@@ -930,9 +1134,12 @@ impl Pema for GlmPema {
 
     fn init(&self) -> GlmPartial {
         let fit = self.finished.is_none();
+        let q = self.design.ncols + 1;
+        let gram = fit && self.mode == PassMode::Gram;
         GlmPartial {
             fit,
-            tsqr: Tsqr::new(if fit { self.design.ncols + 1 } else { 0 }),
+            tsqr: Tsqr::new(if fit && !gram { q } else { 0 }),
+            gram: Gram::new(if gram { q } else { 0 }),
             dev: Dd::ZERO,
             invalid: 0,
             bad_rows: 0,
@@ -946,33 +1153,23 @@ impl Pema for GlmPema {
     }
 
     fn process(&self, acc: &mut GlmPartial, chunk: &RecordBatch) -> Result<()> {
-        let frame = self
-            .design
-            .frame(chunk, &self.options.weight_columns(), true)?;
-        acc.counts.n_missing += frame.n_missing() as u64;
-        acc.counts.n_valid += frame.rows.len() as u64;
-        let n = frame.rows.len();
-        if n <= PIECE_ROWS {
-            return self.process_rows(acc, &frame, 0, n);
+        // The frame skips its scan for NaN and infinite values (one read of each column
+        // instead of two); the rows check their own values as they are used, and a chunk that
+        // has any is done again with the checked frame, which makes them missing.
+        for check_finite in [false, true] {
+            let frame = self.design.frame_with(
+                chunk,
+                &self.options.weight_columns(),
+                true,
+                check_finite,
+            )?;
+            if let Some(part) = self.process_frame(&frame)? {
+                return self.merge(acc, part);
+            }
         }
-        // Pieces of a fixed size (so the result does not depend on the thread count), processed
-        // in parallel and merged in order.
-        let pieces: Vec<(usize, usize)> = (0..n)
-            .step_by(PIECE_ROWS)
-            .map(|s| (s, (n - s).min(PIECE_ROWS)))
-            .collect();
-        let parts: Vec<Result<GlmPartial>> = pieces
-            .par_iter()
-            .map(|&(s, len)| {
-                let mut part = self.init();
-                self.process_rows(&mut part, &frame, s, len)?;
-                Ok(part)
-            })
-            .collect();
-        for part in parts {
-            self.merge(acc, part?)?;
-        }
-        Ok(())
+        Err(Error::invalid(
+            "internal: a checked frame reported unchecked values",
+        ))
     }
 
     fn merge(&self, into: &mut GlmPartial, other: GlmPartial) -> Result<()> {
@@ -982,6 +1179,7 @@ impl Pema for GlmPema {
             ));
         }
         into.tsqr.merge(&other.tsqr);
+        into.gram.merge(&other.gram);
         into.dev = into.dev.add(other.dev);
         into.invalid += other.invalid;
         into.bad_rows += other.bad_rows;
@@ -1111,6 +1309,12 @@ impl GlmPema {
         let formula = self.design.formula.clone();
         let maxit = self.options.max_iterations;
         let dev = acc.dev.to_f64();
+        if self.mode == PassMode::Refit {
+            return self.finish_refit(acc);
+        }
+        // A Gram pass's step, or `None` when it would not be accurate: the pass is then run
+        // again as a QR at the same point, before anything of this one is used.
+        let gram = (acc.gram.ncols() > 0).then(|| acc.gram.solve(MAX_GRAM_CONDITION));
         if self.it.point == Point::Start {
             if acc.invalid > 0 || !dev.is_finite() {
                 return Err(Error::invalid(format!(
@@ -1120,8 +1324,12 @@ impl GlmPema {
                 )));
             }
             self.check_rows(&acc)?;
+            if gram == Some(None) {
+                self.refuse_gram();
+                return Ok(());
+            }
             self.it.devold = dev;
-            return self.solve(&acc, formula);
+            return self.solve(&acc, gram.flatten(), formula);
         }
         let Point::Beta(beta) = self.it.point.clone() else {
             return Err(Error::invalid("internal: no coefficients"));
@@ -1196,23 +1404,62 @@ impl GlmPema {
             }
         };
         if converged || self.it.iter >= maxit {
-            let Some(fit) = self.it.wls_fit.take() else {
-                return Err(Error::invalid("internal: no least-squares fit"));
-            };
             if !converged {
                 self.warn("algorithm did not converge");
             }
-            self.finished = Some(Finished {
-                fit,
-                beta,
-                partial: acc,
-                converged,
-            });
+            match self.it.wls_fit.take() {
+                Some(fit) => {
+                    self.finished = Some(Finished {
+                        fit,
+                        beta,
+                        partial: acc,
+                        converged,
+                    });
+                }
+                None => {
+                    // The last step came from a Gram matrix: its problem again, as a QR.
+                    self.refit = Some(PendingRefit {
+                        partial: acc,
+                        converged,
+                    });
+                    self.mode = PassMode::Refit;
+                }
+            }
+            return Ok(());
+        }
+        if gram == Some(None) {
+            self.refuse_gram();
             return Ok(());
         }
         self.it.devold = dev;
         self.it.coefold = Some(beta);
-        self.solve(&acc, formula)
+        self.solve(&acc, gram.flatten(), formula)
+    }
+
+    /// A Gram step would not be accurate: this and every later pass are QRs.
+    fn refuse_gram(&mut self) {
+        self.gram_ok = false;
+        self.mode = PassMode::Qr;
+    }
+
+    /// The end of the refit pass: the QR of the last least-squares problem gives the reported
+    /// coefficients (as R's, solved from the QR) and their covariance.
+    fn finish_refit(&mut self, acc: GlmPartial) -> Result<()> {
+        let Some(pending) = self.refit.take() else {
+            return Err(Error::invalid("internal: no fit waiting for its refit"));
+        };
+        let fit = ls::solve(&acc.tsqr.r(), self.options.tolerance);
+        let mut beta = vec![0.0; self.design.ncols];
+        for (k, &j) in fit.kept.iter().enumerate() {
+            beta[j] = fit.beta[k];
+        }
+        self.finished = Some(Finished {
+            fit,
+            beta,
+            partial: pending.partial,
+            converged: pending.converged,
+        });
+        Ok(())
     }
 
     /// An error when a row of the least-squares problem has a zero or undefined variance (R:
@@ -1232,30 +1479,129 @@ impl GlmPema {
     }
 
     /// Solves the pass's weighted least-squares problem for the next `β`.
-    fn solve(&mut self, acc: &GlmPartial, formula: String) -> Result<()> {
+    fn solve(&mut self, acc: &GlmPartial, gram: Option<GramStep>, formula: String) -> Result<()> {
         if acc.informative == 0 {
             return Err(Error::invalid(format!(
                 "{formula}: no observation is informative at iteration {} (every working weight is zero)",
                 self.it.iter + 1
             )));
         }
-        let fit = ls::solve(&acc.tsqr.r(), self.options.tolerance);
-        if fit.beta.iter().any(|b| !b.is_finite()) {
+        let (beta, fit, decrement) = match gram {
+            Some(step) => {
+                let beta = match &self.it.point {
+                    Point::Start => step.solution,
+                    Point::Beta(b) => b.iter().zip(&step.solution).map(|(b, d)| b + d).collect(),
+                };
+                (beta, None, step.decrement)
+            }
+            None => {
+                let fit = ls::solve(&acc.tsqr.r(), self.options.tolerance);
+                let mut beta = vec![0.0; self.design.ncols];
+                for (k, &j) in fit.kept.iter().enumerate() {
+                    beta[j] = fit.beta[k];
+                }
+                // ‖R δ‖² on the kept columns.
+                let decrement = match &self.it.point {
+                    Point::Start => f64::NAN,
+                    Point::Beta(old) => {
+                        let k = fit.kept.len();
+                        (0..k)
+                            .map(|i| {
+                                (i..k)
+                                    .map(|c| fit.r[(i, c)] * (beta[fit.kept[c]] - old[fit.kept[c]]))
+                                    .sum::<f64>()
+                                    .powi(2)
+                            })
+                            .sum()
+                    }
+                };
+                (beta, Some(fit), decrement)
+            }
+        };
+        if beta.iter().any(|b| !b.is_finite()) {
             return Err(Error::invalid(format!(
                 "{formula}: non-finite coefficients at iteration {}; the model cannot be fitted (check the data for extreme values, or try another link)",
                 self.it.iter + 1
             )));
         }
-        let mut beta = vec![0.0; self.design.ncols];
-        for (k, &j) in fit.kept.iter().enumerate() {
-            beta[j] = fit.beta[k];
+        if let Point::Beta(old) = &self.it.point {
+            let step = beta
+                .iter()
+                .zip(old)
+                .map(|(b, o)| (b - o).abs())
+                .fold(0.0, f64::max);
+            let size = beta.iter().map(|b| b.abs()).fold(0.0, f64::max);
+            self.steps
+                .push((if size > 0.0 { step / size } else { step }, decrement));
         }
         self.it.iter += 1;
         // R resets `boundary` each iteration: it reports a halving in the last one only.
         self.it.boundary = false;
         self.it.wls_point = Some(std::mem::replace(&mut self.it.point, Point::Beta(beta)));
-        self.it.wls_fit = Some(fit);
+        self.it.wls_fit = fit;
+        self.mode = self.next_mode();
         Ok(())
+    }
+
+    /// How the next pass accumulates: a QR when its least-squares problem is predicted to be
+    /// the last one (the pass after it converging), a Gram matrix otherwise.
+    fn next_mode(&self) -> PassMode {
+        if !self.gram_ok {
+            return PassMode::Qr;
+        }
+        // The iteration limit: the next solve is the last.
+        if self.it.iter + 1 >= self.options.max_iterations {
+            return PassMode::Qr;
+        }
+        let Some(&(step, decrement)) = self.steps.last() else {
+            return PassMode::Gram;
+        };
+        // The next pass evaluates the new β: predicted to converge (its own step and deviance
+        // change are known now), its least-squares problem is not needed — the cheap one.
+        if self.predicts_convergence(step, decrement) {
+            return PassMode::Gram;
+        }
+        // Newton converges quadratically: the next step ≈ M·step², M from the last two steps
+        // (1 until there are two), and the deviance change with the step's square.
+        let m = match self.steps.len() {
+            0 | 1 => 1.0,
+            n => {
+                let before = self.steps[n - 2].0;
+                if before > 0.0 {
+                    step / (before * before)
+                } else {
+                    1.0
+                }
+            }
+        };
+        let next_step = m * step * step;
+        let next_decrement = if step > 0.0 {
+            decrement * (next_step / step).powi(2)
+        } else {
+            0.0
+        };
+        if self.predicts_convergence(next_step, next_decrement) {
+            PassMode::Qr
+        } else {
+            PassMode::Gram
+        }
+    }
+
+    /// Whether a pass whose coefficients moved by `step` (relative) and whose deviance fell by
+    /// `decrement` is predicted to pass the convergence test, with a margin of 10 (guessing a
+    /// QR pass too early costs less than a refit pass).
+    fn predicts_convergence(&self, step: f64, decrement: f64) -> bool {
+        let dev = self.it.devold.abs();
+        match self.options.convergence {
+            Convergence::Deviance { epsilon } => decrement.abs() / (dev + 0.1) < 10.0 * epsilon,
+            Convergence::RevoScale {
+                coef_tolerance,
+                objective_tolerance,
+            } => {
+                (objective_tolerance > 0.0 && decrement.abs() <= 10.0 * objective_tolerance * dev)
+                    || (coef_tolerance > 0.0 && step <= 10.0 * coef_tolerance)
+            }
+        }
     }
 
     fn result(&mut self, fin: Finished) -> RxGlm {

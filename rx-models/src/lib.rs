@@ -7,7 +7,8 @@
 //! - [`dd`]: double-double arithmetic for sums and residuals that must not lose digits.
 //! - [`dist`]: the distributions behind p values and intervals (normal, t, F, chi-square, gamma).
 //! - [`family`]: GLM families and links as R defines them; [`glm`]: `rx_glm` and `rx_logit` by
-//!   IRLS, one pass per iteration, matching R's `glm.fit`.
+//!   IRLS, one pass per iteration, matching R's `glm.fit`; [`gram`]: the cheap normal-equations
+//!   accumulation of its intermediate iterations, [`tsqr`]: the QR of everything reported.
 
 pub mod cube;
 pub mod cube_fit;
@@ -16,7 +17,9 @@ pub mod design;
 pub mod dist;
 pub mod family;
 pub mod glm;
+pub mod gram;
 pub mod linmod;
+mod logit_rows;
 pub mod ls;
 pub mod summary;
 pub mod tsqr;

@@ -274,6 +274,18 @@ proptest! {
         }
     }
 
+    /// Gram-matrix steps for the intermediate iterations give the fit of QR steps throughout
+    /// (R's way), with the same iterations.
+    #[test]
+    fn gram_steps_agree_with_qr_steps(rows in arb_rows(), weighted in 0u8..3) {
+        let d = data(&rows);
+        for (formula, o) in glm_cases(weighted) {
+            let gram = rx_glm(formula, &d, &o.clone().rows_per_read(50), &RxLocalSeq).unwrap();
+            let qr = rx_glm(formula, &d, &o.rows_per_read(50).gram_steps(false), &RxLocalSeq).unwrap();
+            same_glm(&format!("{formula} (Gram vs QR steps)"), &gram, &qr);
+        }
+    }
+
     /// The fit does not depend on the chunk size.
     #[test]
     fn chunk_size_invariance(rows in arb_rows(), weighted in 0u8..3) {
@@ -336,4 +348,58 @@ fn large_chunks_in_parallel_pieces_equal_piece_sized_chunks() {
         .install(|| rx_glm("count ~ x + z + g", &d, &o.rows_per_read(n), &RxLocalSeq).unwrap());
     assert_eq!(serial, whole, "the thread count changed the fit");
     assert_eq!(whole.n_missing, (n as u64).div_ceil(97));
+}
+
+/// `data(rows)` with column x replaced: `value` at the rows `bad` picks (a null where
+/// `value` is `None`).
+fn with_x(rows: &[Row], bad: impl Fn(usize) -> bool, value: Option<f64>) -> MemoryData {
+    let d = data(rows);
+    let b = &d.batches()[0];
+    let x: Vec<Option<f64>> = (0..rows.len())
+        .map(|i| if bad(i) { value } else { rows[i].0 })
+        .collect();
+    let mut cols: Vec<(String, ArrayRef)> = b
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .zip(b.columns().iter().cloned())
+        .collect();
+    cols[0].1 = Arc::new(Float64Array::from(x));
+    MemoryData::from_batches(vec![RecordBatch::try_from_iter(cols).unwrap()]).unwrap()
+}
+
+/// NaN and infinite values stored in float columns are missing values, as nulls are, in every
+/// pass (the passes find them in the rows as they use them, and redo such a chunk).
+#[test]
+fn nan_and_infinite_values_are_missing_like_nulls() {
+    let n = 400;
+    let rows: Vec<Row> = (0..n)
+        .map(|i| {
+            (
+                Some(((i * 7919) % 1000) as f64 / 500.0 - 1.0),
+                ((i * 104_729) % 997) as f64 / 332.0,
+                (i % 3) as u8,
+                ((i * 31) % 7) as u8,
+                (i * 13) % 5 < 2,
+                1,
+                1,
+            )
+        })
+        .collect();
+    let bad = |i: usize| i % 37 == 5;
+    let nulls = with_x(&rows, bad, None);
+    for value in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+        let stored = with_x(&rows, bad, Some(value));
+        for (formula, o) in [
+            ("yes ~ x + z + g", GlmOptions::new(Family::Binomial)),
+            ("count ~ x + z + g", GlmOptions::new(Family::Poisson)),
+        ] {
+            let o = o.rows_per_read(64);
+            let a = rx_glm(formula, &stored, &o, &RxLocalSeq).unwrap();
+            let b = rx_glm(formula, &nulls, &o, &RxLocalSeq).unwrap();
+            assert_eq!(a.n_missing, (0..n).filter(|&i| bad(i)).count() as u64);
+            same_glm(&format!("{formula} with {value}"), &a, &b);
+        }
+    }
 }

@@ -340,7 +340,7 @@ impl XdfFile {
             return Ok(out);
         }
         let decoder = self.decoder(Some(factor_cols.clone()))?;
-        let batch = self.read_block(&decoder, 0, &factor_cols)?;
+        let batch = self.read_block(&decoder, 0, &factor_cols, &mut None)?;
         for ((id, _), col) in ids.iter().zip(batch.columns()) {
             if let Some(d) = col.as_any_dictionary_opt() {
                 out.insert(*id, d.values().clone());
@@ -357,11 +357,16 @@ impl XdfFile {
     /// empty (the decoder skips unprojected columns without touching their buffers). So memory and
     /// I/O are proportional to the columns asked for. Every column is checked against its CRC
     /// before it is decoded.
+    ///
+    /// `spare` is a read buffer to reuse, and receives this block's when the batch does not
+    /// hold on to it (compressed columns are decoded into memory of their own): a scan then
+    /// reads every block into the same memory instead of faulting in fresh pages per block.
     fn read_block(
         &self,
         decoder: &FileDecoder,
         index: usize,
         columns: &[usize],
+        spare: &mut Option<MutableBuffer>,
     ) -> Result<RecordBatch> {
         let b = self
             .record_blocks
@@ -373,7 +378,7 @@ impl XdfFile {
         let offset = b.offset() as u64;
         let whole = columns.len() == self.schema.fields().len();
         let mut buf = if whole {
-            let mut buf = MutableBuffer::from_len_zeroed(meta_len + body_len);
+            let mut buf = zeroed(spare, meta_len + body_len);
             self.read_exact(buf.as_slice_mut(), offset)?;
             buf
         } else {
@@ -431,7 +436,7 @@ impl XdfFile {
             let fb_new = compact_header(&msg, &rb, &new_buffers, body_size);
             let padded = fb_new.len().div_ceil(8) * 8;
             let new_meta = 8 + padded;
-            let mut out = MutableBuffer::from_len_zeroed(new_meta + body_size);
+            let mut out = zeroed(spare, new_meta + body_size);
             let slice = out.as_slice_mut();
             slice[..4].copy_from_slice(&[0xff; 4]);
             slice[4..8].copy_from_slice(&(padded as i32).to_le_bytes());
@@ -482,6 +487,9 @@ impl XdfFile {
         if batch.num_rows() as u64 != sums.rows {
             return Err(bad("row count differs from the block table"));
         }
+        if let Ok(b) = buffer.into_mutable() {
+            *spare = Some(b);
+        }
         Ok(batch)
     }
 
@@ -519,6 +527,7 @@ impl XdfFile {
         Ok(Box::new(BlockIter {
             file: self.clone(),
             decoder,
+            spare: None,
             columns: sorted,
             order,
             next: blocks.start,
@@ -551,6 +560,8 @@ impl XdfFile {
 struct BlockIter {
     file: Arc<XdfFile>,
     decoder: FileDecoder,
+    /// The last read buffer, when no batch holds on to it.
+    spare: Option<MutableBuffer>,
     columns: Vec<usize>,
     order: Option<Vec<usize>>,
     next: usize,
@@ -610,7 +621,7 @@ impl Iterator for BlockIter {
         self.next += 1;
         let r = self
             .file
-            .read_block(&self.decoder, i, &self.columns)
+            .read_block(&self.decoder, i, &self.columns, &mut self.spare)
             .and_then(|b| match &self.order {
                 None => Ok(b),
                 Some(o) => b
@@ -622,6 +633,18 @@ impl Iterator for BlockIter {
             self.next = self.end;
         }
         Some(r)
+    }
+}
+
+/// `len` zero bytes, in `spare`'s memory when there is one.
+fn zeroed(spare: &mut Option<MutableBuffer>, len: usize) -> MutableBuffer {
+    match spare.take() {
+        Some(mut b) => {
+            b.clear();
+            b.resize(len, 0);
+            b
+        }
+        None => MutableBuffer::from_len_zeroed(len),
     }
 }
 
