@@ -4,7 +4,7 @@
 //!
 //! ```sh
 //! cargo run --release -p benches --example regress -- [--rows 10000000] [--dir DIR] [--reps 3]
-//!     [--only pass,linmod,logit]
+//!     [--only pass,linmod,logit] [--cache-bytes N]
 //! ```
 //!
 //! The data (`y`, `yb`, `x1`..`x10`, the 7-level factor `F`; see `benches::regress`) are
@@ -78,6 +78,12 @@ fn main() -> Result<()> {
     let reps: usize = arg(&args, "--reps", 3);
     let dir = PathBuf::from(arg(&args, "--dir", "/tmp/revoscale-regress".to_string()));
     let only: String = arg(&args, "--only", "pass,linmod,logit".to_string());
+    // The IRLS cache budget (default: RxOptions's, a quarter of RAM; 0 streams every pass).
+    let cache_bytes: Option<usize> = args
+        .iter()
+        .position(|a| a == "--cache-bytes")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok());
     std::fs::create_dir_all(&dir).map_err(|e| rx_core::Error::io(&dir, e))?;
     let xdf = dir.join(format!("regress_{rows}.xdf"));
     let parquet = dir.join(format!("regress_{rows}.parquet"));
@@ -109,7 +115,11 @@ fn main() -> Result<()> {
     }
     if only.contains("logit") {
         let (t, fit) = time(reps, "rx_logit", || {
-            rx_logit(LOGIT_FORMULA, &data, &LogitOptions::default(), &RxLocalSeq)
+            let mut o = LogitOptions::default();
+            if let Some(bytes) = cache_bytes {
+                o.rx.max_cache_bytes = bytes;
+            }
+            rx_logit(LOGIT_FORMULA, &data, &o, &RxLocalSeq)
         })?;
         println!("logit_seconds={t}");
         println!("logit_iterations={}", fit.iterations);
