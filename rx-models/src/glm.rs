@@ -627,6 +627,16 @@ struct Finished {
     converged: bool,
 }
 
+/// `(max_j |β_j − old_j|, max_j |β_j|)`: the size of a step and of the coefficients.
+fn step_and_size(beta: &[f64], old: &[f64]) -> (f64, f64) {
+    let step = beta
+        .iter()
+        .zip(old)
+        .map(|(b, o)| (b - o).abs())
+        .fold(0.0, f64::max);
+    (step, beta.iter().map(|b| b.abs()).fold(0.0, f64::max))
+}
+
 /// How a pass accumulates its weighted least-squares problem.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum PassMode {
@@ -1392,12 +1402,7 @@ impl GlmPema {
                     && (dev - self.it.devold).abs() <= objective_tolerance * dev.abs();
                 let coefficients = coef_tolerance > 0.0
                     && self.it.coefold.as_ref().is_some_and(|old| {
-                        let step = beta
-                            .iter()
-                            .zip(old)
-                            .map(|(b, o)| (b - o).abs())
-                            .fold(0.0, f64::max);
-                        let size = beta.iter().map(|b| b.abs()).fold(0.0, f64::max);
+                        let (step, size) = step_and_size(&beta, old);
                         step <= coef_tolerance * size
                     });
                 objective || coefficients
@@ -1525,12 +1530,7 @@ impl GlmPema {
             )));
         }
         if let Point::Beta(old) = &self.it.point {
-            let step = beta
-                .iter()
-                .zip(old)
-                .map(|(b, o)| (b - o).abs())
-                .fold(0.0, f64::max);
-            let size = beta.iter().map(|b| b.abs()).fold(0.0, f64::max);
+            let (step, size) = step_and_size(&beta, old);
             self.steps
                 .push((if size > 0.0 { step / size } else { step }, decrement));
         }
