@@ -43,6 +43,10 @@
 /// The arrow version every revoscale crate is built with.
 pub use arrow;
 
+/// The DataFusion version the ETL functions plan with (feature `etl`).
+#[cfg(feature = "etl")]
+pub use rx_etl::datafusion;
+
 /// Core types: errors, variable metadata, formulas, sources and sinks, PEMA, compute contexts.
 #[cfg(feature = "core")]
 pub mod core {

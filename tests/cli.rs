@@ -214,3 +214,112 @@ fn demo_runs_end_to_end() {
     );
     assert!(dir.path().join("demo/airline.xdf").exists());
 }
+
+#[test]
+fn etl_commands_select_transform_sort_merge_and_partition() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let csv = "ArrDelay,DayOfWeek,Origin\n20,Monday,JFK\n-3,Friday,LAX\n45,Friday,JFK\nNA,Monday,ORD\n16,Sunday,SFO\n";
+    std::fs::write(d.join("f.csv"), csv).unwrap();
+    let ok = |o: Output| assert!(o.status.success(), "{}", stderr(&o));
+    ok(rx(&["import", "f.csv", "f.xdf", "--strings-as-factors"], d));
+    ok(rx(
+        &[
+            "datastep",
+            "f.xdf",
+            "late.csv",
+            "--where",
+            "ArrDelay > 15 AND DayOfWeek IN ('Monday', 'Friday')",
+            "--transform",
+            "Hours = ArrDelay / 60.0",
+            "--transform",
+            "VeryLate = CASE WHEN ArrDelay > 30 THEN 'yes' ELSE 'no' END",
+            "--keep",
+            "ArrDelay,DayOfWeek",
+        ],
+        d,
+    ));
+    let out = std::fs::read_to_string(d.join("late.csv")).unwrap();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "ArrDelay,DayOfWeek,Hours,VeryLate", "{out}");
+    assert_eq!(lines.len(), 3, "{out}");
+    assert!(lines[2].starts_with("45,Friday,0.75,yes"), "{out}");
+
+    ok(rx(
+        &[
+            "import",
+            "f.xdf",
+            "part.csv",
+            "--start-row",
+            "2",
+            "--rows",
+            "3",
+            "--drop",
+            "Origin",
+            "--remove-missings",
+        ],
+        d,
+    ));
+    let out = std::fs::read_to_string(d.join("part.csv")).unwrap();
+    assert_eq!(out.lines().count(), 3, "{out}"); // header + rows 2 and 3 (row 4 is missing)
+
+    ok(rx(
+        &["sort", "f.xdf", "s.csv", "--by", "DayOfWeek,-ArrDelay"],
+        d,
+    ));
+    let out = std::fs::read_to_string(d.join("s.csv")).unwrap();
+    let days: Vec<&str> = out
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(1).unwrap())
+        .collect();
+    assert_eq!(
+        days,
+        ["Monday", "Monday", "Friday", "Friday", "Sunday"],
+        "{out}"
+    );
+    assert!(out.lines().nth(1).unwrap().starts_with("20,"), "{out}");
+
+    ok(rx(
+        &["merge", "f.xdf", "f.xdf", "u.xdf", "--how", "union"],
+        d,
+    ));
+    ok(rx(
+        &[
+            "merge", "f.xdf", "f.xdf", "j.csv", "--on", "Origin", "--how", "inner",
+        ],
+        d,
+    ));
+    let out = std::fs::read_to_string(d.join("j.csv")).unwrap();
+    assert!(
+        out.starts_with("Origin,ArrDelay.Left,DayOfWeek.Left,ArrDelay.Right"),
+        "{out}"
+    );
+    assert_eq!(out.lines().count(), 1 + 4 + 1 + 1 + 1, "{out}"); // JFK 2x2, LAX, ORD, SFO
+
+    ok(rx(&["partition", "f.xdf", "parts", "--by", "Origin"], d));
+    assert!(d.join("parts/Origin=JFK.xdf").exists());
+    assert!(d.join("parts/partitions.xdf").exists());
+
+    // Bad expressions: one line, quoting the expression; no output left behind.
+    let o = rx(
+        &["datastep", "f.xdf", "bad.xdf", "--where", "ArrDelay >> 1"],
+        d,
+    );
+    assert_clean_error(&o, &["row selection 'ArrDelay >> 1'"]);
+    let o = rx(&["datastep", "f.xdf", "bad.xdf", "--where", "Dealy > 1"], d);
+    assert_clean_error(&o, &["Dealy"]);
+    let o = rx(
+        &["datastep", "f.xdf", "bad.xdf", "--transform", "x == 1"],
+        d,
+    );
+    assert_clean_error(&o, &["NAME = EXPRESSION"]);
+    let o = rx(&["sort", "f.xdf", "bad.xdf", "--by", "Nope"], d);
+    assert_clean_error(&o, &["'Nope'"]);
+    let o = rx(
+        &["merge", "f.xdf", "f.xdf", "bad.xdf", "--how", "sideways"],
+        d,
+    );
+    assert_clean_error(&o, &["sideways"]);
+    assert!(!d.join("bad.xdf").exists());
+}

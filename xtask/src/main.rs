@@ -87,6 +87,18 @@ fn deps() -> Result<(), String> {
             }
         }
     }
+    // DataFusion is heavy: only rx-etl (and what is built on it) links it.
+    for krate in ["rx-xdf", "rx-data", "rx-models", "rx-predict", "rx-compute"] {
+        let tree = cargo(&["tree", "-p", krate, "-e", "normal", "--prefix", "none"])?;
+        if tree
+            .lines()
+            .any(|l| l.split_whitespace().next() == Some("datafusion"))
+        {
+            return Err(format!(
+                "{krate} depends on datafusion; only rx-etl may (keep the other crates light)"
+            ));
+        }
+    }
     eprintln!("xtask: dependency rules hold");
     Ok(())
 }

@@ -132,6 +132,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
     );
 
     models(dir, &xdf)?;
+    etl(dir, &xdf_path)?;
 
     println!(
         "\nDone. Try: rx info {} --vars --head 5",
@@ -141,6 +142,113 @@ pub fn run(args: DemoArgs) -> Result<()> {
         "     rx linmod {} --formula \"ArrDelay ~ CRSDepTime + DayOfWeek\"",
         xdf_path.display()
     );
+    println!(
+        "     rx datastep {} late.xdf --where \"ArrDelay > 15\" --transform \"Hours = CRSDepTime / 24\"",
+        xdf_path.display()
+    );
+    Ok(())
+}
+
+/// Steps 12–15: a data step with SQL, a sort, a merge and a partitioned set.
+fn etl(dir: &std::path::Path, xdf_path: &std::path::Path) -> Result<()> {
+    use std::sync::Arc;
+
+    use revoscale::arrow::array::{BooleanArray, RecordBatch, StringArray};
+    use revoscale::arrow::datatypes::{DataType, Field, Schema};
+    use revoscale::data::MemoryData;
+    use revoscale::etl::{
+        DataStepOptions, MergeHow, MergeOptions, SortOptions, parse_sort_keys, rx_data_step,
+        rx_merge, rx_partition, rx_sort,
+    };
+
+    let input: Arc<dyn DataSource> = Arc::new(XdfData::new(xdf_path));
+    step(
+        12,
+        "rx_data_step: late Monday and Friday flights, with two new columns (SQL on DataFusion)",
+    );
+    let late_path = dir.join("late.xdf");
+    let late = XdfData::new(&late_path);
+    let out = rx_data_step(
+        input.clone(),
+        Some(&late),
+        DataStepOptions::default()
+            .row_selection("ArrDelay > 15 AND DayOfWeek IN ('Monday', 'Friday')")
+            .transform("VeryLate", "ArrDelay > 60")
+            .transform("DepHour", "CAST(floor(CRSDepTime) AS INT)")
+            .vars_to_keep(["ArrDelay", "CRSDepTime", "DayOfWeek"])
+            .overwrite(),
+    )?;
+    println!("{} rows -> {}", out.rows, late_path.display());
+
+    step(
+        13,
+        "rx_sort: by day of week (level order), then longest delay first",
+    );
+    let sorted_path = dir.join("late_sorted.xdf");
+    let mut options = SortOptions::by(parse_sort_keys("DayOfWeek,-ArrDelay")?);
+    options.write = WriteOptions::default().overwrite();
+    let arc_late: Arc<dyn DataSource> = Arc::new(late);
+    rx_sort(arc_late.clone(), Some(&XdfData::new(&sorted_path)), options)?;
+    let head = rx_get_info(&sorted_path, 4)?;
+    if let Some(h) = &head.head {
+        let t = revoscale::arrow::util::pretty::pretty_format_batches(std::slice::from_ref(h))
+            .map_err(|e| Error::arrow("printing", e))?;
+        println!("{t}");
+    }
+
+    step(
+        14,
+        "rx_merge: a left merge with a small table of weekend flags",
+    );
+    let days = ["Monday", "Friday", "Saturday", "Sunday"];
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("DayOfWeek", DataType::Utf8, false),
+        Field::new("Weekend", DataType::Boolean, false),
+    ]));
+    let table = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(StringArray::from(days.to_vec())),
+            Arc::new(BooleanArray::from(vec![false, false, true, true])),
+        ],
+    )
+    .map_err(|e| Error::arrow("the weekend table", e))?;
+    // The merge keys must have one type: the day column becomes a factor here too.
+    let weekend = rx_data_step(
+        Arc::new(MemoryData::new(schema, vec![table])?),
+        None,
+        DataStepOptions::default().strings_as_factors(true),
+    )?;
+    let weekend: Arc<dyn DataSource> = Arc::new(
+        weekend
+            .data
+            .ok_or_else(|| Error::invalid("no weekend table"))?,
+    );
+    let merged = rx_merge(
+        arc_late,
+        weekend,
+        None,
+        MergeOptions::on(MergeHow::Left, ["DayOfWeek"]),
+    )?;
+    println!("{} rows, columns now include Weekend", merged.rows);
+
+    step(
+        15,
+        "rx_partition: one .xdf file per day of week, and a partitions table",
+    );
+    let parts_dir = dir.join("by_day");
+    let parts = rx_partition(
+        input,
+        &parts_dir,
+        &["DayOfWeek".to_string()],
+        &revoscale::etl::PartitionOptions {
+            overwrite: true,
+            ..Default::default()
+        },
+    )?;
+    for p in &parts {
+        println!("  {}/{}: {} rows", parts_dir.display(), p.file, p.rows);
+    }
     Ok(())
 }
 

@@ -2,13 +2,17 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use clap::Args;
 use revoscale::core::{
     ColType, ColumnInfoMap, Error, ReadOptions, Result, WriteMode, WriteOptions,
 };
 
+use revoscale::data::TextData;
+
 use crate::sources::{Kind, kind_of, open_sink, open_source, progress};
+use crate::step::{StepArgs, run_step};
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
@@ -16,30 +20,6 @@ pub struct ImportArgs {
     pub input: PathBuf,
     /// Output file (.csv, .tsv, .txt, .parquet, .xdf).
     pub output: PathBuf,
-    /// Column type, e.g. `--col-type Late=logical` (numeric, integer, int64, factor, character, Date, ...).
-    #[arg(long = "col-type", value_name = "NAME=TYPE")]
-    pub col_type: Vec<String>,
-    /// Read a column as a factor (levels in order of appearance).
-    #[arg(long = "factor", value_name = "NAME")]
-    pub factor: Vec<String>,
-    /// Factor levels of a column, in code order; other values are an error.
-    #[arg(long = "levels", value_name = "NAME=a,b,c")]
-    pub levels: Vec<String>,
-    /// Read every string column as a factor.
-    #[arg(long)]
-    pub strings_as_factors: bool,
-    /// Rows per block of the output (and per chunk read).
-    #[arg(long, value_name = "N")]
-    pub rows_per_block: Option<usize>,
-    /// Compression level of .xdf output: 0 none, 1 LZ4 (default), 2-22 Zstandard.
-    #[arg(long, value_name = "N")]
-    pub compression: Option<u32>,
-    /// Add the rows to an existing output.
-    #[arg(long, conflicts_with = "overwrite")]
-    pub append: bool,
-    /// Replace an existing output.
-    #[arg(long)]
-    pub overwrite: bool,
     /// Field delimiter of text input (sniffed when not given), e.g. `--delimiter ';'` or `--delimiter tab`.
     #[arg(long, value_name = "CHAR")]
     pub delimiter: Option<String>,
@@ -55,6 +35,53 @@ pub struct ImportArgs {
     /// Turn values that do not parse into missing values (and report how many) instead of failing.
     #[arg(long)]
     pub bad_values_as_missing: bool,
+    #[command(flatten)]
+    pub step: StepArgs,
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+/// How output columns are typed and how the output is written (shared by `rx import` and `rx
+/// datastep`).
+#[derive(Debug, Args, Default)]
+pub struct OutputArgs {
+    /// Column type, e.g. `--col-type Late=logical` (numeric, integer, int64, factor, character, Date, ...).
+    #[arg(long = "col-type", value_name = "NAME=TYPE")]
+    pub col_type: Vec<String>,
+    /// Make a column a factor (levels in order of appearance).
+    #[arg(long = "factor", value_name = "NAME")]
+    pub factor: Vec<String>,
+    /// Factor levels of a column, in code order; other values are an error.
+    #[arg(long = "levels", value_name = "NAME=a,b,c")]
+    pub levels: Vec<String>,
+    /// Make every string column a factor.
+    #[arg(long)]
+    pub strings_as_factors: bool,
+    /// Rows per block of the output (and per chunk read).
+    #[arg(long, value_name = "N")]
+    pub rows_per_block: Option<usize>,
+    /// Compression level of .xdf output: 0 none, 1 LZ4 (default), 2-22 Zstandard.
+    #[arg(long, value_name = "N")]
+    pub compression: Option<u32>,
+    /// Add the rows to an existing output.
+    #[arg(long, conflicts_with = "overwrite")]
+    pub append: bool,
+    /// Replace an existing output.
+    #[arg(long)]
+    pub overwrite: bool,
+}
+
+impl OutputArgs {
+    /// Create, overwrite or append.
+    pub fn mode(&self) -> WriteMode {
+        if self.append {
+            WriteMode::Append
+        } else if self.overwrite {
+            WriteMode::Overwrite
+        } else {
+            WriteMode::Create
+        }
+    }
 }
 
 fn split_pair<'a>(s: &'a str, flag: &str) -> Result<(&'a str, &'a str)> {
@@ -64,7 +91,7 @@ fn split_pair<'a>(s: &'a str, flag: &str) -> Result<(&'a str, &'a str)> {
 }
 
 /// Column info from the command-line flags.
-pub fn column_info(args: &ImportArgs) -> Result<ColumnInfoMap> {
+pub fn column_info_of(args: &OutputArgs) -> Result<ColumnInfoMap> {
     let mut map: ColumnInfoMap = BTreeMap::new();
     for s in &args.col_type {
         let (name, t) = split_pair(s, "--col-type")?;
@@ -97,7 +124,7 @@ fn delimiter(s: &str) -> Result<u8> {
 }
 
 pub fn run(args: ImportArgs) -> Result<()> {
-    let info = column_info(&args)?;
+    let info = column_info_of(&args.out)?;
     let delim = args.delimiter.as_deref().map(delimiter).transpose()?;
     let in_kind = kind_of(&args.input)?;
     if in_kind != Kind::Text
@@ -121,39 +148,48 @@ pub fn run(args: ImportArgs) -> Result<()> {
         if let Some(n) = args.rows_to_sniff {
             t = t.rows_to_sniff(n);
         }
-        if let Some(n) = args.rows_per_block {
+        if let Some(n) = args.out.rows_per_block {
             t = t.rows_per_read(n);
         }
         t = t
             .column_info(info.clone())
-            .strings_as_factors(args.strings_as_factors)
+            .strings_as_factors(args.out.strings_as_factors)
             .bad_values_as_missing(args.bad_values_as_missing);
         counter = Some(t.clone());
         t
     })?;
-    if in_kind != Kind::Text && !info.is_empty() {
-        return Err(Error::invalid(
-            "--col-type, --factor and --levels apply to text input; to change an .xdf or Parquet column use the ETL commands",
-        ));
-    }
-    let sink = open_sink(&args.output)?;
-    let mode = if args.append {
-        WriteMode::Append
-    } else if args.overwrite {
-        WriteMode::Overwrite
-    } else {
-        WriteMode::Create
-    };
-    let mut wopts = WriteOptions {
-        mode,
-        rows_per_block: args.rows_per_block,
-        ..WriteOptions::default()
-    };
-    if let Some(c) = args.compression {
-        wopts.compression_level = c;
-    }
     if args.input == args.output {
         return Err(Error::invalid("the input and the output are the same file"));
+    }
+    let sink = open_sink(&args.output)?;
+    // Row selections, transforms, column choices and conversions of .xdf or Parquet columns run as
+    // a data step; a plain import is a straight copy.
+    if args.step.is_active()
+        || (in_kind != Kind::Text && (!info.is_empty() || args.out.strings_as_factors))
+    {
+        let step_info = if in_kind == Kind::Text {
+            ColumnInfoMap::new()
+        } else {
+            info
+        };
+        run_step(
+            "import",
+            Arc::from(source),
+            sink.as_ref(),
+            args.step.options()?,
+            step_info,
+            &args.out,
+        )?;
+        report_bad_values(counter);
+        return Ok(());
+    }
+    let mut wopts = WriteOptions {
+        mode: args.out.mode(),
+        rows_per_block: args.out.rows_per_block,
+        ..WriteOptions::default()
+    };
+    if let Some(c) = args.out.compression {
+        wopts.compression_level = c;
     }
     let schema = source.schema()?;
     let bar = progress(source.num_rows()?, "importing");
@@ -169,11 +205,15 @@ pub fn run(args: ImportArgs) -> Result<()> {
         args.input.display(),
         args.output.display()
     );
+    report_bad_values(counter);
+    Ok(())
+}
+
+fn report_bad_values(counter: Option<TextData>) {
     if let Some(t) = counter {
         let n = t.bad_value_count();
         if n > 0 {
             eprintln!("rx import: {n} values did not parse and were read as missing");
         }
     }
-    Ok(())
 }

@@ -3,12 +3,14 @@
 
 mod cube;
 mod demo;
+mod etl;
 mod glm;
 mod import;
 mod info;
 mod linmod;
 mod predict;
 mod sources;
+mod step;
 mod summary;
 
 use std::process::ExitCode;
@@ -31,6 +33,15 @@ struct Cli {
 enum Command {
     /// Import (or export) data: .csv/.tsv/.txt, .parquet and .xdf, any of them to any of them.
     Import(import::ImportArgs),
+    /// A data step: rows selected by a SQL predicate, SQL transforms, chosen columns, from any
+    /// supported file to any other, streamed chunk by chunk.
+    Datastep(step::DataStepArgs),
+    /// Sort a file by one or more keys (`--by a,-b`), stable, spilling to disk under a memory limit.
+    Sort(etl::SortArgs),
+    /// Merge two files: inner, left, right or outer join on key columns, or the union of their rows.
+    Merge(etl::MergeArgs),
+    /// Split a file by key values into a partitioned .xdf set (one file per key combination).
+    Partition(etl::PartitionArgs),
     /// Show information about a data file: rows, variables, blocks, variable info, first rows.
     Info(info::InfoArgs),
     /// An end-to-end walk-through on sample data that ships with revoscale.
@@ -55,6 +66,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Import(a) => import::run(a),
+        Command::Datastep(a) => step::run(a),
+        Command::Sort(a) => etl::run_sort(a),
+        Command::Merge(a) => etl::run_merge(a),
+        Command::Partition(a) => etl::run_partition(a),
         Command::Info(a) => info::run(a),
         Command::Demo(a) => demo::run(a),
         Command::Linmod(a) => linmod::run(a),
