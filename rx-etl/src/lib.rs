@@ -28,6 +28,7 @@
 pub mod engine;
 pub mod merge;
 pub mod partition;
+pub mod plot;
 pub mod sort;
 pub mod step;
 pub mod table;

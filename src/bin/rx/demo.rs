@@ -146,6 +146,10 @@ pub fn run(args: DemoArgs) -> Result<()> {
         "     rx datastep {} late.xdf --where \"ArrDelay > 15\" --transform \"Hours = CRSDepTime / 24\"",
         xdf_path.display()
     );
+    println!(
+        "     rx plot hist {} --var ArrDelay --by DayOfWeek --out delays.png",
+        xdf_path.display()
+    );
     Ok(())
 }
 
@@ -249,6 +253,74 @@ fn etl(dir: &std::path::Path, xdf_path: &std::path::Path) -> Result<()> {
     for p in &parts {
         println!("  {}/{}: {} rows", parts_dir.display(), p.file, p.rows);
     }
+    plots(dir, xdf_path, &sorted_path)
+}
+
+/// Steps 16–17: a histogram by group and a line plot, streamed from .xdf files.
+fn plots(
+    dir: &std::path::Path,
+    xdf_path: &std::path::Path,
+    late_path: &std::path::Path,
+) -> Result<()> {
+    use std::sync::Arc;
+
+    use revoscale::core::RxLocalSeq;
+    use revoscale::etl::plot::{
+        HistogramOptions, LinePlotOptions, PlotOptions, rx_histogram, rx_line_plot,
+    };
+    use revoscale::etl::{SortOptions, parse_sort_keys, rx_sort};
+
+    step(
+        16,
+        "rx_histogram: arrival delay by day of week, one pass over the chunks",
+    );
+    let h = rx_histogram(
+        "ArrDelay",
+        &XdfData::new(xdf_path),
+        &HistogramOptions::default().by("DayOfWeek"),
+        &RxLocalSeq,
+    )?;
+    for ext in ["png", "svg"] {
+        let path = dir.join(format!("arrdelay_by_day.{ext}"));
+        h.save(&path, &PlotOptions::default())?;
+        println!("{}", path.display());
+    }
+    println!(
+        "{} bins, {} panels, {} pass(es); Monday: {} delays counted",
+        h.bins.len(),
+        h.groups.len(),
+        h.passes,
+        h.counts_of(Some("Monday"))
+            .map_or(0, |c| c.iter().sum::<u64>())
+    );
+
+    step(
+        17,
+        "rx_line_plot: late flights' delay by departure time, a line per day",
+    );
+    let by_time = dir.join("late_by_time.xdf");
+    let mut options = SortOptions::by(parse_sort_keys("CRSDepTime")?);
+    options.write = WriteOptions::default().overwrite();
+    rx_sort(
+        Arc::new(XdfData::new(late_path)),
+        Some(&XdfData::new(&by_time)),
+        options,
+    )?;
+    let p = rx_line_plot(
+        "CRSDepTime",
+        "ArrDelay",
+        &XdfData::new(&by_time),
+        &LinePlotOptions::default().by("DayOfWeek"),
+        &RxLocalSeq,
+    )?;
+    let path = dir.join("late_by_time.png");
+    p.save(&path, &PlotOptions::default())?;
+    println!(
+        "{}: {} lines, {} points",
+        path.display(),
+        p.traces.len(),
+        p.traces.iter().map(|t| t.points).sum::<u64>()
+    );
     Ok(())
 }
 

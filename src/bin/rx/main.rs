@@ -8,6 +8,7 @@ mod glm;
 mod import;
 mod info;
 mod linmod;
+mod plot;
 mod predict;
 mod sources;
 mod step;
@@ -42,6 +43,9 @@ enum Command {
     Merge(etl::MergeArgs),
     /// Split a file by key values into a partitioned .xdf set (one file per key combination).
     Partition(etl::PartitionArgs),
+    /// Plots: `rx plot hist` (histograms, by group) and `rx plot line` (y against x), as PNG or SVG,
+    /// computed in chunks.
+    Plot(plot::PlotArgs),
     /// Show information about a data file: rows, variables, blocks, variable info, first rows.
     Info(info::InfoArgs),
     /// An end-to-end walk-through on sample data that ships with revoscale.
@@ -70,6 +74,7 @@ fn main() -> ExitCode {
         Command::Sort(a) => etl::run_sort(a),
         Command::Merge(a) => etl::run_merge(a),
         Command::Partition(a) => etl::run_partition(a),
+        Command::Plot(a) => plot::run(a),
         Command::Info(a) => info::run(a),
         Command::Demo(a) => demo::run(a),
         Command::Linmod(a) => linmod::run(a),
