@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::pretty::{equal_breaks, fmt_tick, pretty, sturges};
 use super::{
-    Figure, PlotOptions, Scale, chunk_groups, field, font, order_labels, panel_grid, to_f64,
+    Extent, Figure, PlotOptions, Scale, chunk_groups, field, font, order_labels, panel_grid, to_f64,
 };
 
 /// Options of [`rx_histogram`] (RevoScaleR's `rxHistogram` arguments).
@@ -212,8 +212,7 @@ struct HistPema {
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct HistPartial {
     rows: u64,
-    min: Option<f64>,
-    max: Option<f64>,
+    extent: Extent,
     groups: BTreeMap<String, GroupAcc>,
 }
 
@@ -292,10 +291,7 @@ impl Pema for HistPema {
         let x = to_f64(&col, scale, &self.var)?;
         let Some(breaks) = &self.breaks else {
             // The range pass.
-            for v in x.iter().flatten().filter(|v| v.is_finite()) {
-                acc.min = Some(acc.min.map_or(v, |m| m.min(v)));
-                acc.max = Some(acc.max.map_or(v, |m| m.max(v)));
-            }
+            acc.extent.add(&x);
             return Ok(());
         };
         let (gid, labels) = self.groups(chunk)?;
@@ -333,14 +329,7 @@ impl Pema for HistPema {
 
     fn merge(&self, into: &mut HistPartial, other: HistPartial) -> Result<()> {
         into.rows += other.rows;
-        into.min = match (into.min, other.min) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        into.max = match (into.max, other.max) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            (a, b) => a.or(b),
-        };
+        into.extent.merge(other.extent);
         for (k, g) in other.groups {
             into.groups.entry(k).or_default().add(g);
         }
@@ -350,7 +339,7 @@ impl Pema for HistPema {
     fn finish(&mut self, acc: HistPartial) -> Result<Step<Histogram>> {
         self.passes += 1;
         if self.scale.is_some() && self.breaks.is_none() {
-            let (Some(lo), Some(hi)) = (acc.min, acc.max) else {
+            let Some((lo, hi)) = acc.extent.range() else {
                 return Err(Error::InvalidArgument(format!(
                     "rx_histogram: '{}' has no non-missing values to bin",
                     self.var

@@ -16,7 +16,7 @@ use rx_core::{ComputeContext, DataSource, Error, Pema, Result, RxOptions, Step, 
 use serde::{Deserialize, Serialize};
 
 use super::pretty::fmt_tick;
-use super::{Figure, PlotOptions, Scale, chunk_groups, field, font, order_labels, to_f64};
+use super::{Extent, Figure, PlotOptions, Scale, chunk_groups, field, font, order_labels, to_f64};
 
 /// Options of [`rx_line_plot`].
 #[derive(Debug, Clone)]
@@ -228,8 +228,7 @@ impl TraceAcc {
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct LinePartial {
-    min: Option<f64>,
-    max: Option<f64>,
+    extent: Extent,
     traces: BTreeMap<String, TraceAcc>,
 }
 
@@ -260,10 +259,7 @@ impl Pema for LinePema {
         };
         let xs = to_f64(&get(&self.x)?, self.x_scale, &self.x)?;
         let Some((lo, hi)) = self.x_range else {
-            for v in xs.iter().flatten().filter(|v| v.is_finite()) {
-                acc.min = Some(acc.min.map_or(v, |m| m.min(v)));
-                acc.max = Some(acc.max.map_or(v, |m| m.max(v)));
-            }
+            acc.extent.add(&xs);
             return Ok(());
         };
         let ys = to_f64(&get(&self.y)?, self.y_scale, &self.y)?;
@@ -299,14 +295,7 @@ impl Pema for LinePema {
     }
 
     fn merge(&self, into: &mut LinePartial, other: LinePartial) -> Result<()> {
-        into.min = match (into.min, other.min) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        into.max = match (into.max, other.max) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            (a, b) => a.or(b),
-        };
+        into.extent.merge(other.extent);
         // `other` holds later rows: its lines continue `into`'s unless it began with a gap.
         for (label, mut o) in other.traces {
             o.flush();
@@ -330,7 +319,7 @@ impl Pema for LinePema {
     fn finish(&mut self, acc: LinePartial) -> Result<Step<LinePlot>> {
         self.passes += 1;
         if self.x_range.is_none() {
-            let (Some(lo), Some(hi)) = (acc.min, acc.max) else {
+            let Some((lo, hi)) = acc.extent.range() else {
                 return Err(Error::InvalidArgument(format!(
                     "rx_line_plot: '{}' has no non-missing values to plot",
                     self.x

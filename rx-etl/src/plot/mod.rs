@@ -326,6 +326,34 @@ fn order_labels(mut labels: Vec<String>, field: &Field) -> Vec<String> {
     labels
 }
 
+/// The range of a variable's finite values, found by the first pass of a plot whose range the
+/// source does not record; mergeable.
+#[derive(Debug, Default, Clone, Copy, serde::Serialize, serde::Deserialize)]
+struct Extent {
+    min: Option<f64>,
+    max: Option<f64>,
+}
+
+impl Extent {
+    fn add(&mut self, values: &Float64Array) {
+        for v in values.iter().flatten().filter(|v| v.is_finite()) {
+            self.min = Some(self.min.map_or(v, |m| m.min(v)));
+            self.max = Some(self.max.map_or(v, |m| m.max(v)));
+        }
+    }
+
+    fn merge(&mut self, other: Extent) {
+        if let (Some(lo), Some(hi)) = (other.min, other.max) {
+            self.min = Some(self.min.map_or(lo, |m| m.min(lo)));
+            self.max = Some(self.max.map_or(hi, |m| m.max(hi)));
+        }
+    }
+
+    fn range(self) -> Option<(f64, f64)> {
+        self.min.zip(self.max)
+    }
+}
+
 /// The field called `name`, or an unknown-column error naming the source.
 fn field<'a>(schema: &'a arrow::datatypes::Schema, name: &str, source: &str) -> Result<&'a Field> {
     schema
