@@ -5,12 +5,14 @@
 //! chunk iterator that sinks consume; nothing is collected.
 
 use std::fmt;
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::catalog::TableProvider;
 use datafusion::common::DataFusionError;
 use datafusion::execution::SessionStateBuilder;
+use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::physical_plan::SendableRecordBatchStream;
 use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
@@ -52,7 +54,7 @@ impl Engine {
         Self::with_runtime(config, None)
     }
 
-    fn with_runtime(config: SessionConfig, memory_limit: Option<usize>) -> Result<Self> {
+    fn with_runtime(mut config: SessionConfig, memory_limit: Option<usize>) -> Result<Self> {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(threads())
             .thread_name("rx-etl")
@@ -61,14 +63,32 @@ impl Engine {
                 context: "starting the ETL engine's threads".into(),
                 source: Box::new(e),
             })?;
+        let mut env = None;
+        if let Some(limit) = memory_limit {
+            // A sort buffers its input and at the end merges what it buffered; the merge cannot
+            // spill, so its memory must be reserved. With DataFusion's defaults (a greedy pool,
+            // 10 MB reserved per sort) one partition's sorter could hold most of the pool while
+            // another partition's merge needed more, and a 10M-row sort under 1 GiB failed with
+            // "Resources exhausted". A fair pool splits the spillable memory between the
+            // partitions' sorters, and each reserves half of its share for its merge (the merge
+            // of a buffer needs about half the buffer's size: row-encoded keys and cursors).
+            let partitions = config.target_partitions().max(1);
+            let reserve = (limit / (2 * partitions)).max(64 << 10);
+            config.options_mut().execution.sort_spill_reservation_bytes = reserve;
+            let pool = TrackConsumersPool::new(
+                FairSpillPool::new(limit),
+                NonZeroUsize::new(5).unwrap_or(NonZeroUsize::MIN),
+            );
+            let built = RuntimeEnvBuilder::new()
+                .with_memory_pool(Arc::new(pool))
+                .build_arc()
+                .map_err(|e| df_error("setting the memory limit", e))?;
+            env = Some(built);
+        }
         let mut state = SessionStateBuilder::new()
             .with_config(config)
             .with_default_features();
-        if let Some(limit) = memory_limit {
-            let env = RuntimeEnvBuilder::new()
-                .with_memory_limit(limit, 1.0)
-                .build_arc()
-                .map_err(|e| df_error("setting the memory limit", e))?;
+        if let Some(env) = env {
             state = state.with_runtime_env(env);
         }
         let state = state.build();

@@ -39,7 +39,9 @@ pub use engine::{Engine, df_error};
 pub use merge::{MergeHow, MergeOptions, rx_merge, rx_union};
 pub use partition::{Partition, PartitionOptions, rx_get_partitions, rx_partition};
 pub use rx_core;
-pub use sort::{SortKey, SortOptions, parse_sort_keys, rx_sort};
+pub use sort::{
+    DEFAULT_SORT_MEMORY, SortKey, SortOptions, default_sort_memory, parse_sort_keys, rx_sort,
+};
 pub use step::{
     ChunkInfo, DataStepOptions, StepOutput, Transform, TransformFn, data_step_reader, rx_data_step,
     rx_import,

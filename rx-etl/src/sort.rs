@@ -85,7 +85,8 @@ pub struct SortOptions {
     /// Missing values sort as the lowest values (RevoScaleR's `missingsLow`, the default): first
     /// in an ascending key, last in a descending one. `false` does the opposite.
     pub missings_low: bool,
-    /// Memory the sort may hold before it spills sorted runs to temporary files.
+    /// Memory the sort may hold before it spills sorted runs to temporary files (default:
+    /// [`default_sort_memory`]).
     pub memory_limit: usize,
     /// Output only these columns (all when `None`).
     pub vars_to_keep: Option<Vec<String>>,
@@ -95,15 +96,30 @@ pub struct SortOptions {
     pub write: WriteOptions,
 }
 
-/// The default memory limit of a sort: 1 GiB.
+/// The smallest default memory limit of a sort: 1 GiB.
 pub const DEFAULT_SORT_MEMORY: usize = 1 << 30;
+
+/// The default memory limit of a sort: a quarter of the machine's physical memory, and at least
+/// [`DEFAULT_SORT_MEMORY`] (which is also the limit where the physical memory cannot be read).
+/// DuckDB takes 80% by default; a quarter leaves room for the analyses around a sort.
+pub fn default_sort_memory() -> usize {
+    let total = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<usize>().ok())
+        })
+        .map_or(0, |kb| kb.saturating_mul(1024));
+    (total / 4).max(DEFAULT_SORT_MEMORY)
+}
 
 impl Default for SortOptions {
     fn default() -> Self {
         SortOptions {
             keys: Vec::new(),
             missings_low: true,
-            memory_limit: DEFAULT_SORT_MEMORY,
+            memory_limit: default_sort_memory(),
             vars_to_keep: None,
             rows_per_block: None,
             write: WriteOptions::default(),

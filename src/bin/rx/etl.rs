@@ -26,9 +26,10 @@ pub struct SortArgs {
     /// Missing values sort as the highest values (default: as the lowest, RevoScaleR's missingsLow).
     #[arg(long)]
     pub missings_high: bool,
-    /// Memory the sort may hold before it spills to temporary files, in MiB.
-    #[arg(long, value_name = "MIB", default_value_t = 1024)]
-    pub memory_mb: usize,
+    /// Memory the sort may hold before it spills to temporary files, in MiB (default: a quarter
+    /// of the machine's memory, at least 1024).
+    #[arg(long, value_name = "MIB")]
+    pub memory_mb: Option<usize>,
     /// Output only these columns.
     #[arg(long, value_name = "a,b", value_delimiter = ',')]
     pub keep: Vec<String>,
@@ -112,7 +113,9 @@ pub fn run_sort(args: SortArgs) -> Result<()> {
     same(&args.input, &args.output)?;
     let mut options = SortOptions::by(parse_sort_keys(&args.by)?);
     options.missings_low = !args.missings_high;
-    options.memory_limit = args.memory_mb.max(1) << 20;
+    if let Some(mb) = args.memory_mb {
+        options.memory_limit = mb.max(1) << 20;
+    }
     if !args.keep.is_empty() {
         options.vars_to_keep = Some(args.keep.clone());
     }
