@@ -121,6 +121,7 @@ pub fn plain_pass(data: &dyn DataSource) -> Result<f64> {
     let read = ReadOptions {
         columns: Some(linmod_columns()),
         rows_per_read: Some(rx_core::RxOptions::default().rows_per_read),
+        ..Default::default()
     };
     let mut total = 0.0;
     for chunk in data.open(&read)? {

@@ -32,8 +32,8 @@ pub use error::{Error, Result};
 pub use options::RxOptions;
 pub use pema::{ComputeContext, Pema, RxLocalSeq, Step};
 pub use source::{
-    ChunkReader, ChunkWriter, DataSink, DataSource, ReadOptions, WriteMode, WriteOptions,
-    copy_chunks, rechunk,
+    ChunkReader, ChunkWriter, DataSink, DataSource, ReadOptions, RowFilter, RowPredicate,
+    WriteMode, WriteOptions, copy_chunks, rechunk,
 };
 pub use varinfo::{VarInfo, VarType};
 

@@ -136,6 +136,7 @@ pub fn run_pass_caching<P: Pema>(
     let read = ReadOptions {
         columns: Some(pema.columns()),
         rows_per_read: Some(options.rows_per_read),
+        ..Default::default()
     };
     let reader = source.open(&read)?;
     let mut acc = pema.init();

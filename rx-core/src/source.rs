@@ -22,7 +22,42 @@ pub struct ReadOptions {
     pub columns: Option<Vec<String>>,
     /// Rows per chunk (revoscalepy's `rows_per_read`); `None` uses the source's natural blocks.
     pub rows_per_read: Option<usize>,
+    /// A hint: rows the reader may leave out. A source that can evaluate it while decoding (Parquet
+    /// decodes the other columns only for the rows it keeps) does; others ignore it, so a caller
+    /// must still filter what it reads.
+    pub row_filter: Option<RowFilter>,
 }
+
+/// The predicate of a row selection, for sources that can skip rows while decoding.
+#[derive(Clone)]
+pub struct RowFilter {
+    /// The columns the predicate reads.
+    pub columns: Vec<String>,
+    /// Given a chunk holding (at least) `columns`, by name, in the source's types: the rows to
+    /// keep. A null counts as not kept.
+    pub predicate: RowPredicate,
+}
+
+/// See [`RowFilter::predicate`].
+pub type RowPredicate =
+    std::sync::Arc<dyn Fn(&RecordBatch) -> Result<arrow::array::BooleanArray> + Send + Sync>;
+
+impl Debug for RowFilter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RowFilter")
+            .field("columns", &self.columns)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Two filters are equal when they read the same columns with the same predicate object.
+impl PartialEq for RowFilter {
+    fn eq(&self, other: &Self) -> bool {
+        self.columns == other.columns && std::sync::Arc::ptr_eq(&self.predicate, &other.predicate)
+    }
+}
+
+impl Eq for RowFilter {}
 
 impl ReadOptions {
     /// Reads only these columns.

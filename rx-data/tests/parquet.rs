@@ -332,3 +332,69 @@ fn csv_to_parquet_to_csv() {
     let seeded = with_levels(Field::new("g", factor_type(), true), &["q".to_string()]);
     assert_eq!(field_levels(&seeded).unwrap(), ["q"]);
 }
+
+/// A row filter hint: the reader keeps only the rows the predicate keeps (null counts as not kept),
+/// across row groups decoded ahead, in order, with the factor's level table unchanged; a predicate
+/// error is reported as a read error; a filter on a column the file lacks is ignored.
+#[test]
+fn a_row_filter_keeps_only_its_rows() {
+    use rx_core::arrow::array::{Array, BooleanArray};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.parquet");
+    write_parquet(&path, &WriteOptions::default().rows_per_block(2));
+    let src = ParquetData::new(&path);
+    // x > 1.5, null where x is missing.
+    let over = |batch: &RecordBatch| -> rx_core::Result<BooleanArray> {
+        let x = batch
+            .column_by_name("x")
+            .unwrap()
+            .as_primitive::<rx_core::arrow::datatypes::Float64Type>();
+        Ok(x.iter().map(|v| v.map(|v| v > 1.5)).collect())
+    };
+    let filter = rx_core::RowFilter {
+        columns: vec!["x".into()],
+        predicate: Arc::new(over),
+    };
+    let mut options = ReadOptions::default().columns(["g", "x"]);
+    options.row_filter = Some(filter.clone());
+    let chunks = read_all(&src, &options).unwrap();
+    let xs: Vec<Option<f64>> = chunks.iter().flat_map(|b| f64s(b.column(1))).collect();
+    assert_eq!(xs, [Some(2.0), Some(4.5), Some(5.0), Some(6.0), Some(7.0)]);
+    let gs: Vec<Option<String>> = chunks.iter().flat_map(|b| strings(b.column(0))).collect();
+    assert_eq!(
+        gs,
+        [
+            Some("a".into()),
+            None,
+            Some("a".into()),
+            Some("d".into()),
+            Some("b".into())
+        ]
+    );
+    assert_eq!(
+        array_levels(chunks[0].column(0).as_ref()).unwrap(),
+        ["b", "a", "c", "d"]
+    );
+    assert!(chunks.iter().all(|b| b.column(1).len() == b.num_rows()));
+
+    let failing = rx_core::RowFilter {
+        columns: vec!["x".into()],
+        predicate: Arc::new(|_: &RecordBatch| Err(Error::invalid("no good"))),
+    };
+    options.row_filter = Some(failing);
+    let e = read_all(&src, &options).err().unwrap();
+    assert!(e.to_string().contains("no good"), "{e}");
+
+    options.row_filter = Some(rx_core::RowFilter {
+        columns: vec!["nope".into()],
+        ..filter
+    });
+    assert_eq!(
+        read_all(&src, &options)
+            .unwrap()
+            .iter()
+            .map(|b| b.num_rows())
+            .sum::<usize>(),
+        7
+    );
+}

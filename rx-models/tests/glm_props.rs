@@ -41,6 +41,7 @@ impl ComputeContext for MergeTree {
             let read = ReadOptions {
                 columns: Some(pema.columns()),
                 rows_per_read: Some(options.rows_per_read),
+                ..Default::default()
             };
             let mut parts = Vec::new();
             for chunk in source.open(&read)? {

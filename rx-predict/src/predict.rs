@@ -359,6 +359,7 @@ pub fn rx_predict_with_progress(
     let reader = data.open(&ReadOptions {
         columns: Some(read),
         rows_per_read: Some(options.rx.rows_per_read),
+        ..Default::default()
     })?;
     let write_options = WriteOptions {
         mode: if options.overwrite {

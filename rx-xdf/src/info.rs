@@ -120,6 +120,7 @@ pub fn rx_read_xdf(path: impl AsRef<Path>, columns: Option<&[String]>) -> Result
     let opts = ReadOptions {
         columns: columns.map(<[String]>::to_vec),
         rows_per_read: None,
+        ..Default::default()
     };
     let schema = match columns {
         Some(c) => {
