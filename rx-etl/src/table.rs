@@ -3,7 +3,9 @@
 //! [`SourceTable`] is a [`TableProvider`] whose scan opens the source with exactly the columns the
 //! plan needs (DataFusion's projection push-down becomes the source's column projection, so an .xdf
 //! file reads only those columns) and streams its chunks; with more than one partition the source is
-//! [`DataSource::split`] and the parts are read in parallel.
+//! [`DataSource::split`] and the parts are read in parallel. A row selection is also handed to the
+//! source as a hint ([`rx_core::RowFilter`]): Parquet then decodes the other columns only for the
+//! rows it keeps. DataFusion still applies the selection itself, so sources may ignore the hint.
 
 use std::sync::Arc;
 
@@ -16,13 +18,16 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::datatypes::{Float32Type, Float64Type};
 use datafusion::arrow::record_batch::{RecordBatch, RecordBatchOptions};
 use datafusion::catalog::{Session, TableProvider};
-use datafusion::common::{DataFusionError, Result as DfResult};
+use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::{Column, DFSchema, DataFusionError, Result as DfResult};
 use datafusion::execution::TaskContext;
-use datafusion::logical_expr::{Expr, TableType};
+use datafusion::logical_expr::utils::conjunction;
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
+use datafusion::physical_plan::PhysicalExpr;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::streaming::{PartitionStream, StreamingTableExec};
 use datafusion::physical_plan::{ExecutionPlan, SendableRecordBatchStream};
-use rx_core::{DataSource, ReadOptions};
+use rx_core::{DataSource, ReadOptions, RowFilter};
 
 /// A [`DataSource`] as a DataFusion table.
 #[derive(Debug, Clone)]
@@ -90,11 +95,31 @@ impl TableProvider for SourceTable {
         TableType::Base
     }
 
+    /// Row selections are offered to the source as a hint ("inexact": DataFusion filters again),
+    /// except where rows are numbered (every row must be read to be counted) and for conditions a
+    /// source could not evaluate the same way (volatile functions, subqueries, `level_code`, whose
+    /// codes are the source's and not yet the stream's).
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> DfResult<Vec<TableProviderFilterPushDown>> {
+        Ok(filters
+            .iter()
+            .map(|e| {
+                if self.row_numbers.is_none() && pushable(e) {
+                    TableProviderFilterPushDown::Inexact
+                } else {
+                    TableProviderFilterPushDown::Unsupported
+                }
+            })
+            .collect())
+    }
+
     async fn scan(
         &self,
-        _state: &dyn Session,
+        state: &dyn Session,
         projection: Option<&Vec<usize>>,
-        _filters: &[Expr],
+        filters: &[Expr],
         limit: Option<usize>,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
         let schema = match projection {
@@ -150,6 +175,9 @@ impl TableProvider for SourceTable {
         }
         let mut options = ReadOptions::default().columns(read_columns);
         options.rows_per_read = self.rows_per_read;
+        if !numbered {
+            options.row_filter = self.row_filter(state, filters)?;
+        }
         let partitions: Vec<Arc<dyn PartitionStream>> = parts
             .into_iter()
             .enumerate()
@@ -166,6 +194,108 @@ impl TableProvider for SourceTable {
         let exec = StreamingTableExec::try_new(schema, partitions, None, vec![], false, limit)?;
         Ok(Arc::new(exec))
     }
+}
+
+impl SourceTable {
+    /// The conjunction of the pushed-down `filters` as a [`RowFilter`] over the table's columns,
+    /// as they arrive from the source (cast to the table's types, NaN made missing, before the
+    /// condition is evaluated, exactly as the plan sees them).
+    fn row_filter(&self, state: &dyn Session, filters: &[Expr]) -> DfResult<Option<RowFilter>> {
+        let pushed: Vec<Expr> = filters.iter().filter(|e| pushable(e)).cloned().collect();
+        let Some(condition) = conjunction(pushed) else {
+            return Ok(None);
+        };
+        // The table's own columns, unqualified: the filter sees them by name.
+        let condition = condition
+            .transform(|e| match e {
+                Expr::Column(c) => Ok(Transformed::yes(Expr::Column(Column::new_unqualified(
+                    c.name,
+                )))),
+                other => Ok(Transformed::no(other)),
+            })?
+            .data;
+        let mut names: Vec<String> = condition
+            .column_refs()
+            .into_iter()
+            .map(|c| c.name.clone())
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        let mut fields = Vec::with_capacity(names.len());
+        for n in &names {
+            match self.schema.field_with_name(n) {
+                Ok(f) => fields.push(f.clone().with_nullable(true)),
+                Err(_) => return Ok(None),
+            }
+        }
+        let schema = Arc::new(Schema::new(fields));
+        let df_schema = DFSchema::try_from(schema.as_ref().clone())?;
+        let physical = state.create_physical_expr(condition, &df_schema)?;
+        let predicate = move |batch: &RecordBatch| evaluate_filter(&schema, &physical, batch);
+        Ok(Some(RowFilter {
+            columns: names,
+            predicate: Arc::new(predicate),
+        }))
+    }
+}
+
+/// Whether a condition can be evaluated by a source on its own columns (see
+/// [`SourceTable::supports_filters_pushdown`]).
+fn pushable(e: &Expr) -> bool {
+    if e.is_volatile() {
+        return false;
+    }
+    let blocked = e.exists(|e| {
+        Ok(match e {
+            Expr::ScalarFunction(f) => f.name() == crate::udf::LEVEL_CODE,
+            Expr::ScalarSubquery(_) | Expr::Exists(_) | Expr::InSubquery(_) => true,
+            Expr::OuterReferenceColumn(..) | Expr::Placeholder(_) => true,
+            _ => false,
+        })
+    });
+    matches!(blocked, Ok(false))
+}
+
+/// A row filter's condition on a chunk of the source: its columns as the table types them.
+fn evaluate_filter(
+    schema: &SchemaRef,
+    condition: &Arc<dyn PhysicalExpr>,
+    batch: &RecordBatch,
+) -> rx_core::Result<datafusion::arrow::array::BooleanArray> {
+    let mut columns = Vec::with_capacity(schema.fields().len());
+    for f in schema.fields() {
+        let a = batch.column_by_name(f.name()).ok_or_else(|| {
+            rx_core::Error::invalid(format!(
+                "row filter: the source gave no column '{}'",
+                f.name()
+            ))
+        })?;
+        let a = if a.data_type() == f.data_type() {
+            a.clone()
+        } else {
+            datafusion::arrow::compute::cast(a, f.data_type()).map_err(|e| {
+                rx_core::Error::arrow(format!("row filter: column '{}'", f.name()), e)
+            })?
+        };
+        columns.push(nan_as_missing(&a));
+    }
+    let rows = batch.num_rows();
+    let chunk = RecordBatch::try_new_with_options(
+        schema.clone(),
+        columns,
+        &RecordBatchOptions::new().with_row_count(Some(rows)),
+    )
+    .map_err(|e| rx_core::Error::arrow("row filter", e))?;
+    let keep = condition
+        .evaluate(&chunk)
+        .and_then(|v| v.into_array(rows))
+        .map_err(|e| rx_core::Error::external("evaluating the row selection", e))?;
+    keep.as_boolean_opt().cloned().ok_or_else(|| {
+        rx_core::Error::invalid(format!(
+            "row filter: the condition is of type {}, not a condition",
+            keep.data_type()
+        ))
+    })
 }
 
 /// One part of a source, opened when DataFusion executes it.

@@ -11,6 +11,9 @@ use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
 
+/// The SQL name of [`LevelCode`].
+pub const LEVEL_CODE: &str = "level_code";
+
 /// `level_code(factor)`.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct LevelCode {
@@ -32,7 +35,7 @@ pub fn level_code() -> ScalarUDF {
 
 impl ScalarUDFImpl for LevelCode {
     fn name(&self) -> &str {
-        "level_code"
+        LEVEL_CODE
     }
 
     fn signature(&self) -> &Signature {

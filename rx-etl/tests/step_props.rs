@@ -1,5 +1,6 @@
 //! Property tests: a data step with a random selection and projection equals the same query run by
-//! DataFusion on all the data in memory; re-blocking keeps every row.
+//! DataFusion on all the data in memory, from .xdf and from Parquet (where the selection is pushed
+//! into the reader as a row filter); re-blocking keeps every row.
 
 use std::sync::Arc;
 
@@ -72,9 +73,19 @@ proptest! {
         cols in columns(),
         block in 17usize..300,
         rows_per_read in prop::option::of(1usize..200),
+        parquet in any::<bool>(),
     ) {
         let dir = tempfile::tempdir().unwrap();
-        let input: Arc<dyn DataSource> = Arc::new(common::xdf(dir.path(), "in.xdf", 700, block));
+        let mut input: Arc<dyn DataSource> =
+            Arc::new(common::xdf(dir.path(), "in.xdf", 700, block));
+        if parquet {
+            // Row groups of `block` rows, so several are decoded ahead with the filter.
+            let pq = rx_data::ParquetData::new(dir.path().join("in.parquet"));
+            let mut opts = DataStepOptions::default();
+            opts.write = rx_core::WriteOptions::default().rows_per_block(block);
+            rx_data_step(input, Some(&pq), opts).unwrap();
+            input = Arc::new(pq);
+        }
         let mut opts = DataStepOptions::default()
             .row_selection(pred.clone())
             .vars_to_keep(cols.clone());
