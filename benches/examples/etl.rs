@@ -24,7 +24,7 @@ use std::time::Instant;
 
 use rx_core::{DataSink, DataSource, Result, WriteOptions};
 use rx_data::ParquetData;
-use rx_etl::{DataStepOptions, SortOptions, parse_sort_keys, rx_data_step, rx_sort};
+use rx_etl::{SortOptions, parse_sort_keys, rx_data_step, rx_sort};
 use rx_xdf::XdfData;
 
 fn arg(args: &[String], name: &str, default: &str) -> String {
@@ -57,15 +57,6 @@ fn sink(p: &Path) -> Box<dyn DataSink> {
 
 fn peak_mb() -> f64 {
     benches::peak_rss_bytes().map_or(f64::NAN, |b| b as f64 / (1 << 20) as f64)
-}
-
-/// The benchmark's data step.
-pub fn step_options() -> DataStepOptions {
-    DataStepOptions::default()
-        .row_selection("ArrDelay > 15 AND DayOfWeek IN ('Monday', 'Friday')")
-        .transform("Late2", "ArrDelay > 60")
-        .transform("Hours", "CRSDepTime / 24.0 + Distance / 500.0")
-        .overwrite()
 }
 
 fn main() -> Result<()> {
@@ -103,7 +94,11 @@ fn main() -> Result<()> {
         }
         "step" => {
             let t = Instant::now();
-            let out = rx_data_step(source(&input), Some(sink(&output).as_ref()), step_options())?;
+            let out = rx_data_step(
+                source(&input),
+                Some(sink(&output).as_ref()),
+                benches::etl_step_options(),
+            )?;
             println!(
                 "job=step\nrows={}\nsecs={:.3}\npeak_rss_mb={:.0}",
                 out.rows,
@@ -112,7 +107,7 @@ fn main() -> Result<()> {
             );
         }
         "sort" => {
-            let by = arg(&args, "--by", "UniqueCarrier,-ArrDelay");
+            let by = arg(&args, "--by", benches::ETL_SORT_KEYS);
             let mut options = SortOptions::by(parse_sort_keys(&by)?);
             options.write = WriteOptions::default().overwrite();
             let t = Instant::now();

@@ -9,6 +9,8 @@
 //!   the shape (types, level sets, missing rate, bytes per row) is the same.
 //! - [`wide10_batches`] builds the same six columns plus four more numeric ones as in-memory record
 //!   batches, for the write and projection benches.
+//! - [`etl_step_options`] and [`ETL_SORT_KEYS`] are the data step and the sort of the ETL benches
+//!   (`benches/etl.rs` and `examples/etl.rs`).
 //!
 //! Both give the same output for the same arguments on every run and machine (for a given `rand`
 //! version), so timings of different builds compare like with like.
@@ -366,6 +368,21 @@ pub fn wide10_batches(rows: usize) -> Vec<RecordBatch> {
     }
     batches
 }
+
+/// The data step of the ETL benchmarks (the criterion bench `etl` and the example `etl` that
+/// runs beside DuckDB): `ArrDelay > 15 AND DayOfWeek IN ('Monday', 'Friday')` and two transforms,
+/// `Late2 = ArrDelay > 60` and `Hours = CRSDepTime / 24.0 + Distance / 500.0`, overwriting the
+/// output.
+pub fn etl_step_options() -> rx_etl::DataStepOptions {
+    rx_etl::DataStepOptions::default()
+        .row_selection("ArrDelay > 15 AND DayOfWeek IN ('Monday', 'Friday')")
+        .transform("Late2", "ArrDelay > 60")
+        .transform("Hours", "CRSDepTime / 24.0 + Distance / 500.0")
+        .overwrite()
+}
+
+/// The sort keys of the ETL benchmarks: two keys, a factor ascending and a number descending.
+pub const ETL_SORT_KEYS: &str = "UniqueCarrier,-ArrDelay";
 
 /// Peak resident set size of this process in bytes (`VmHWM` of `/proc/self/status`), when the
 /// platform reports it.
