@@ -302,7 +302,7 @@ enum Decoder {
 }
 
 /// The largest batch a [`Prefetch`] worker decodes at once.
-const PREFETCH_BATCH_ROWS: usize = 65_536;
+const PREFETCH_BATCH_ROWS: usize = 8_192;
 
 /// Row groups decoded ahead on worker threads, handed out in file order.
 ///
@@ -328,9 +328,9 @@ impl Prefetch {
         workers: usize,
         pushdown: Option<Pushdown>,
     ) -> Result<Self> {
-        // Workers decode in batches of at most this many rows (the reader re-chunks them): buffers
-        // of this size are reused by the allocator, where row-group-sized ones were fresh pages
-        // from the kernel each time (zeroing them took a quarter of a data step's time).
+        // Workers decode in small batches (the reader re-chunks them): small buffers are reused by
+        // the allocator, where row-group-sized ones were fresh pages from the kernel each time, and
+        // a data step over 10M rows ran 5-10% faster than with 64K-row batches.
         let batch_rows = batch_rows.clamp(1, PREFETCH_BATCH_ROWS);
         let metadata = builder.metadata().clone();
         let reader_metadata = ArrowReaderMetadata::try_new(metadata.clone(), Default::default())
