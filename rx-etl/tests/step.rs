@@ -346,8 +346,10 @@ fn a_selection_on_parquet_is_pushed_into_the_reader_with_the_same_result() {
     let dir = tempfile::tempdir().unwrap();
     let xdf = input(dir.path());
     let pq = rx_data::ParquetData::new(dir.path().join("in.parquet"));
-    let mut opts = DataStepOptions::default();
-    opts.write = rx_core::WriteOptions::default().rows_per_block(100);
+    let opts = DataStepOptions {
+        write: rx_core::WriteOptions::default().rows_per_block(100),
+        ..Default::default()
+    };
     rx_import(xdf.clone(), Some(&pq), opts).unwrap();
     assert!(pq.split(4).unwrap().len() > 1, "several row groups");
     let pq: Arc<dyn DataSource> = Arc::new(pq);

@@ -81,8 +81,10 @@ proptest! {
         if parquet {
             // Row groups of `block` rows, so several are decoded ahead with the filter.
             let pq = rx_data::ParquetData::new(dir.path().join("in.parquet"));
-            let mut opts = DataStepOptions::default();
-            opts.write = rx_core::WriteOptions::default().rows_per_block(block);
+            let opts = DataStepOptions {
+                write: rx_core::WriteOptions::default().rows_per_block(block),
+                ..Default::default()
+            };
             rx_data_step(input, Some(&pq), opts).unwrap();
             input = Arc::new(pq);
         }
