@@ -16,7 +16,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use benches::{ETL_SORT_KEYS, etl_step_options, wide10_batches, wide10_schema};
-use criterion::{Criterion, SamplingMode, Throughput, criterion_main};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion, SamplingMode, Throughput, criterion_main};
 use rx_core::{DataSink, DataSource, RxLocalSeq, WriteOptions};
 use rx_data::ParquetData;
 use rx_etl::plot::{HistogramOptions, rx_histogram};
@@ -57,6 +58,17 @@ fn inputs(dir: &Path) -> (Arc<dyn DataSource>, Arc<dyn DataSource>) {
     (Arc::new(xdf), Arc::new(pq))
 }
 
+/// A group of whole-file jobs: 10 flat samples over `secs` seconds, throughput in input rows.
+fn timed_group<'a>(c: &'a mut Criterion, name: &str, secs: u64) -> BenchmarkGroup<'a, WallTime> {
+    let mut group = c.benchmark_group(name);
+    group
+        .sample_size(10)
+        .sampling_mode(SamplingMode::Flat)
+        .measurement_time(Duration::from_secs(secs))
+        .throughput(Throughput::Elements(ROWS as u64));
+    group
+}
+
 fn etl_all(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("temporary folder");
     let (xdf, pq) = inputs(dir.path());
@@ -68,12 +80,7 @@ fn etl_all(c: &mut Criterion) {
         "the selection keeps some rows"
     );
 
-    let mut group = c.benchmark_group("etl_step");
-    group
-        .sample_size(10)
-        .sampling_mode(SamplingMode::Flat)
-        .measurement_time(Duration::from_secs(8))
-        .throughput(Throughput::Elements(ROWS as u64));
+    let mut group = timed_group(c, "etl_step", 8);
     group.bench_function("xdf_to_xdf/1M", |b| {
         b.iter(|| assert_eq!(step(xdf.clone(), &xdf_out), kept))
     });
@@ -82,12 +89,7 @@ fn etl_all(c: &mut Criterion) {
     });
     group.finish();
 
-    let mut group = c.benchmark_group("etl_sort");
-    group
-        .sample_size(10)
-        .sampling_mode(SamplingMode::Flat)
-        .measurement_time(Duration::from_secs(10))
-        .throughput(Throughput::Elements(ROWS as u64));
+    let mut group = timed_group(c, "etl_sort", 10);
     group.bench_function("xdf_to_xdf/1M", |b| {
         b.iter(|| assert_eq!(sort(xdf.clone(), &xdf_out), ROWS as u64))
     });
@@ -96,12 +98,7 @@ fn etl_all(c: &mut Criterion) {
     });
     group.finish();
 
-    let mut group = c.benchmark_group("etl_histogram");
-    group
-        .sample_size(10)
-        .sampling_mode(SamplingMode::Flat)
-        .measurement_time(Duration::from_secs(5))
-        .throughput(Throughput::Elements(ROWS as u64));
+    let mut group = timed_group(c, "etl_histogram", 5);
     let by_day = HistogramOptions::default().by("DayOfWeek");
     group.bench_function("xdf/1M", |b| {
         b.iter(|| {
