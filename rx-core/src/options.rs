@@ -34,18 +34,20 @@ impl Default for RxOptions {
     }
 }
 
-/// A quarter of the physical memory (Linux's `/proc/meminfo`), or 1 GiB where it is unknown.
+/// A quarter of the physical memory, or 1 GiB where it is unknown.
 fn default_cache_bytes() -> usize {
-    static BYTES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    physical_memory().map_or(1 << 30, |bytes| bytes / 4)
+}
+
+/// The machine's physical memory in bytes (Linux's `/proc/meminfo`), read once; `None` where it
+/// cannot be read. Defaults that scale with the machine (the chunk cache, a sort's memory) use it.
+pub fn physical_memory() -> Option<usize> {
+    static BYTES: std::sync::OnceLock<Option<usize>> = std::sync::OnceLock::new();
     *BYTES.get_or_init(|| {
-        std::fs::read_to_string("/proc/meminfo")
-            .ok()
-            .and_then(|text| {
-                let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
-                let kib: usize = line.split_whitespace().nth(1)?.parse().ok()?;
-                Some(kib.saturating_mul(1024) / 4)
-            })
-            .unwrap_or(1 << 30)
+        let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+        let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+        let kib: usize = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib.saturating_mul(1024))
     })
 }
 

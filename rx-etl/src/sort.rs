@@ -103,15 +103,9 @@ pub const DEFAULT_SORT_MEMORY: usize = 1 << 30;
 /// [`DEFAULT_SORT_MEMORY`] (which is also the limit where the physical memory cannot be read).
 /// DuckDB takes 80% by default; a quarter leaves room for the analyses around a sort.
 pub fn default_sort_memory() -> usize {
-    let total = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|m| {
-            m.lines()
-                .find_map(|l| l.strip_prefix("MemTotal:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<usize>().ok())
-        })
-        .map_or(0, |kb| kb.saturating_mul(1024));
-    (total / 4).max(DEFAULT_SORT_MEMORY)
+    rx_core::options::physical_memory()
+        .map_or(0, |bytes| bytes / 4)
+        .max(DEFAULT_SORT_MEMORY)
 }
 
 impl Default for SortOptions {
