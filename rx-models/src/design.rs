@@ -1180,7 +1180,7 @@ impl Frame {
 
 /// Values and presence (`None`: all present) of a numeric variable. NaN and infinite values are
 /// missing, as R's model functions treat them.
-fn numeric_values(
+pub(crate) fn numeric_values(
     source: &NumSource,
     batch: &RecordBatch,
     check: bool,
@@ -1222,7 +1222,7 @@ fn unseen_level(f: &FactorVar, level: &str, what: &str) -> Error {
     ))
 }
 
-fn factor_codes(
+pub(crate) fn factor_codes(
     f: &FactorVar,
     batch: &RecordBatch,
     what: &str,

@@ -22,6 +22,7 @@ pub mod linmod;
 mod logit_rows;
 pub mod ls;
 pub mod summary;
+pub mod tree;
 pub mod tsqr;
 
 pub use cube::{RxCrossTabs, RxCube, rx_crosstabs, rx_cube};
@@ -30,3 +31,4 @@ pub use faer;
 pub use glm::{GlmOptions, LogitOptions, RxGlm, rx_glm, rx_logit};
 pub use rx_core;
 pub use summary::{RxSummary, SummaryOptions, SummaryPema, rx_summary};
+pub use tree::{rx_btrees, rx_dforest, rx_dtree, RxBTrees, RxDForest, RxDTree};

@@ -8,3 +8,4 @@ mod linmod_cube;
 mod linmod_golden;
 mod linmod_nist;
 mod summary;
+mod trees;

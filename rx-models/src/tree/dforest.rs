@@ -1,0 +1,380 @@
+//! `rx_dforest`: a random forest of decision trees (Breiman), as revoscalepy's `rx_dforest`.
+//!
+//! Each tree is grown on a bootstrap sample (or a sample without replacement), trying `m_try`
+//! randomly chosen predictors at each split, from the same binned data. Trees are grown in
+//! parallel, in batches; each draws from its own generator seeded from `seed` and its index, and
+//! out-of-bag predictions are added tree by tree in index order, so the forest and its
+//! out-of-bag errors are the same whatever the number of threads.
+
+use rand::Rng;
+use rand::seq::SliceRandom;
+use rayon::prelude::*;
+use rx_core::source::DataSource;
+use rx_core::{ComputeContext, Error, Result, RxOptions};
+use serde::{Deserialize, Serialize};
+
+use super::data::{Binned, TreeSpec, bin_data};
+use super::dtree::{DTreeMethod, anova_stats, class_stats};
+use super::grow::{Criterion, Limits, Node, grow, leaf_of_codes};
+use super::{FeatureInfo, importance, stream_rng};
+
+/// revoscalepy's `rx_dforest` arguments.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DForestOptions {
+    /// `None`: class for a factor response, anova for a numeric one.
+    pub method: Option<DTreeMethod>,
+    /// Trees in the forest (10, as revoscalepy).
+    pub n_tree: usize,
+    /// Predictors tried per split (default √p for classification, p/3 for regression).
+    pub m_try: Option<usize>,
+    /// Sample with replacement (true) or without.
+    pub replace: bool,
+    /// The share of rows sampled per tree (default 1 with replacement, 0.632 without).
+    pub sample_rate: Option<f64>,
+    /// Per class, the share of votes it needs: the class with the largest votes / cutoff wins
+    /// (default: equal, i.e. majority vote).
+    pub cutoff: Option<Vec<f64>>,
+    /// Least rows in a node for a split to be tried (2).
+    pub min_split: usize,
+    /// Least rows in a leaf (1).
+    pub min_bucket: usize,
+    /// Greatest depth (10).
+    pub max_depth: usize,
+    /// Bins per continuous predictor.
+    pub max_num_bins: Option<usize>,
+    /// Probability weights.
+    pub pweights: Option<String>,
+    /// Frequency weights.
+    pub fweights: Option<String>,
+    /// The seed of every random draw.
+    pub seed: u64,
+    /// Chunking and the like.
+    pub rx: RxOptions,
+}
+
+impl Default for DForestOptions {
+    fn default() -> Self {
+        DForestOptions {
+            method: None,
+            n_tree: 10,
+            m_try: None,
+            replace: true,
+            sample_rate: None,
+            cutoff: None,
+            min_split: 2,
+            min_bucket: 1,
+            max_depth: 10,
+            max_num_bins: None,
+            pweights: None,
+            fweights: None,
+            seed: 1,
+            rx: RxOptions::default(),
+        }
+    }
+}
+
+/// Out-of-bag error after a number of trees.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OobError {
+    /// Trees so far.
+    pub trees: usize,
+    /// Classification: the error rate; regression: the mean squared error.
+    pub error: f64,
+    /// Regression: 1 − MSE / variance of the response.
+    pub pseudo_r2: Option<f64>,
+}
+
+/// A fitted random forest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RxDForest {
+    /// What it reads.
+    pub spec: TreeSpec,
+    /// Classification or regression.
+    pub method: DTreeMethod,
+    /// The trees.
+    pub trees: Vec<Vec<Node>>,
+    /// Predictors tried per split.
+    pub m_try: usize,
+    /// Class cutoffs.
+    pub cutoff: Vec<f64>,
+    /// Out-of-bag error after each tree.
+    pub oob_error: Vec<OobError>,
+    /// Classification: out-of-bag confusion matrix, `[true][predicted]`.
+    pub confusion: Option<Vec<Vec<u64>>>,
+    /// Mean decrease in impurity per predictor, per tree.
+    pub importance: Vec<(String, f64)>,
+    /// Rows used.
+    pub n_obs: u64,
+    /// Rows left out for a missing response or weight.
+    pub n_missing: u64,
+    /// The seed.
+    pub seed: u64,
+}
+
+/// Fits a random forest.
+pub fn rx_dforest(
+    formula: &str,
+    data: &dyn DataSource,
+    options: &DForestOptions,
+    context: &impl ComputeContext,
+) -> Result<RxDForest> {
+    let mut spec = TreeSpec::resolve(
+        formula,
+        data,
+        options.pweights.as_deref(),
+        options.fweights.as_deref(),
+        context,
+        &options.rx,
+    )?;
+    let method = match (options.method, spec.classes()) {
+        (Some(DTreeMethod::Class), None) => {
+            return Err(Error::invalid(format!(
+                "{formula}: method \"class\" needs a factor response (write F({}))",
+                spec.response.name
+            )));
+        }
+        (Some(DTreeMethod::Anova), Some(_)) => {
+            return Err(Error::invalid(format!(
+                "{formula}: method \"anova\" needs a numeric response"
+            )));
+        }
+        (Some(m), _) => m,
+        (None, Some(_)) => DTreeMethod::Class,
+        (None, None) => DTreeMethod::Anova,
+    };
+    let binned = bin_data(&mut spec, data, options.max_num_bins, context, &options.rx)?;
+    fit_binned(spec, method, &binned, options)
+}
+
+/// Fits the forest on binned data.
+pub fn fit_binned(
+    spec: TreeSpec,
+    method: DTreeMethod,
+    data: &Binned,
+    options: &DForestOptions,
+) -> Result<RxDForest> {
+    if options.n_tree == 0 {
+        return Err(Error::invalid("n_tree must be at least 1"));
+    }
+    let p = spec.vars.len();
+    let m_try = options
+        .m_try
+        .unwrap_or(match method {
+            DTreeMethod::Class => (p as f64).sqrt().floor() as usize,
+            DTreeMethod::Anova => p / 3,
+        })
+        .clamp(1, p);
+    let rate = options
+        .sample_rate
+        .unwrap_or(if options.replace { 1.0 } else { 0.632 });
+    if !(rate > 0.0 && (rate <= 1.0 || options.replace)) {
+        return Err(Error::invalid(format!(
+            "sample_rate {rate}: use a share in (0, 1] (above 1 only with replacement)"
+        )));
+    }
+    let k = spec.classes().map_or(0, <[String]>::len);
+    let cutoff = match (&options.cutoff, method) {
+        (Some(c), DTreeMethod::Class) => {
+            if c.len() != k || c.iter().any(|&x| !(x > 0.0)) {
+                return Err(Error::invalid(format!(
+                    "cutoff: give {k} positive numbers, one per class"
+                )));
+            }
+            c.clone()
+        }
+        (_, DTreeMethod::Class) => vec![1.0 / k as f64; k],
+        _ => Vec::new(),
+    };
+    if options.max_depth == 0 || options.max_depth > 30 {
+        return Err(Error::invalid(format!(
+            "max_depth {}: use a depth from 1 to 30",
+            options.max_depth
+        )));
+    }
+    let info = FeatureInfo::new(&spec);
+    let features = info.features(data);
+    let (criterion, base) = match method {
+        DTreeMethod::Class => (Criterion::Gini { k }, class_stats(data, k, &vec![1.0; k])),
+        DTreeMethod::Anova => (Criterion::Anova, anova_stats(data)),
+    };
+    let s = criterion.stride();
+    let limits = Limits {
+        max_depth: options.max_depth,
+        min_split: options.min_split.max(2) as f64,
+        min_bucket: options.min_bucket.max(1) as f64,
+        min_gain: 0.0,
+        m_try: Some(m_try),
+        max_exhaustive_levels: 10,
+    };
+    let n = data.len();
+    let draws = ((rate * n as f64).round() as usize).max(1);
+
+    // Out-of-bag accumulators: class votes, or sums of predictions and their counts.
+    let mut votes = vec![0u32; if k > 0 { n * k } else { 0 }];
+    let mut sums = vec![0.0; if k == 0 { n } else { 0 }];
+    let mut counts = vec![0u32; n];
+    let (ymean, yvar) = {
+        let (mut sw, mut swy) = (0.0, 0.0);
+        for r in 0..n {
+            sw += data.weight_of(r);
+            swy += data.weight_of(r) * data.y[r];
+        }
+        let m = swy / sw;
+        let ss: f64 = (0..n)
+            .map(|r| data.weight_of(r) * (data.y[r] - m) * (data.y[r] - m))
+            .sum();
+        (m, ss / sw)
+    };
+    let _ = ymean;
+    let mut trees = Vec::with_capacity(options.n_tree);
+    let mut oob_error = Vec::with_capacity(options.n_tree);
+    let batch = rayon::current_num_threads().max(1) * 2;
+    let mut t0 = 0;
+    while t0 < options.n_tree {
+        let t1 = (t0 + batch).min(options.n_tree);
+        let grown: Vec<(Vec<Node>, Vec<u32>)> = (t0..t1)
+            .into_par_iter()
+            .map(|t| {
+                let mut rng = stream_rng(options.seed, t as u64);
+                let mut mult = vec![0u32; n];
+                if options.replace {
+                    for _ in 0..draws {
+                        mult[rng.random_range(0..n)] += 1;
+                    }
+                } else {
+                    let mut idx: Vec<u32> = (0..n as u32).collect();
+                    let (chosen, _) = idx.partial_shuffle(&mut rng, draws.min(n));
+                    for &r in chosen.iter() {
+                        mult[r as usize] = 1;
+                    }
+                }
+                let mut stats = base.clone();
+                let mut rows = Vec::with_capacity(n);
+                for (r, &m) in mult.iter().enumerate() {
+                    if m > 0 {
+                        rows.push(r as u32);
+                        if m > 1 {
+                            stats[r * s..r * s + s].iter_mut().for_each(|v| *v *= m as f64);
+                        }
+                    }
+                }
+                let nodes = grow(&features, &stats, &mut rows, criterion, &limits, Some(&mut rng));
+                (nodes, mult)
+            })
+            .collect();
+        for (nodes, mult) in grown {
+            // Out-of-bag predictions of this tree.
+            for r in (0..n).filter(|&r| mult[r] == 0) {
+                let leaf = &nodes[leaf_of_codes(&nodes, &features, r)];
+                counts[r] += 1;
+                if k > 0 {
+                    votes[r * k + majority(&leaf.stats)] += 1;
+                } else {
+                    sums[r] += leaf.stats[2] / leaf.stats[1];
+                }
+            }
+            trees.push(nodes);
+            let (mut err, mut wsum) = (0.0, 0.0);
+            for r in (0..n).filter(|&r| counts[r] > 0) {
+                let w = data.weight_of(r);
+                wsum += w;
+                if k > 0 {
+                    let c = vote_winner(&votes[r * k..r * k + k], &cutoff);
+                    if c != data.y[r] as usize {
+                        err += w;
+                    }
+                } else {
+                    let d = sums[r] / counts[r] as f64 - data.y[r];
+                    err += w * d * d;
+                }
+            }
+            let error = if wsum > 0.0 { err / wsum } else { f64::NAN };
+            oob_error.push(OobError {
+                trees: trees.len(),
+                error,
+                pseudo_r2: (k == 0).then(|| 1.0 - error / yvar),
+            });
+        }
+        t0 = t1;
+    }
+    let confusion = (k > 0).then(|| {
+        let mut m = vec![vec![0u64; k]; k];
+        for r in (0..n).filter(|&r| counts[r] > 0) {
+            m[data.y[r] as usize][vote_winner(&votes[r * k..r * k + k], &cutoff)] += 1;
+        }
+        m
+    });
+    let imp = importance(
+        &spec,
+        trees.iter().map(Vec::as_slice),
+        trees.len() as f64,
+    );
+    Ok(RxDForest {
+        spec,
+        method,
+        trees,
+        m_try,
+        cutoff,
+        oob_error,
+        confusion,
+        importance: imp,
+        n_obs: n as u64,
+        n_missing: data.n_missing,
+        seed: options.seed,
+    })
+}
+
+/// The class with the largest weight in a node's sums.
+pub(crate) fn majority(stats: &[f64]) -> usize {
+    let mut best = 0;
+    for i in 1..stats.len() - 1 {
+        if stats[1 + i] > stats[1 + best] {
+            best = i;
+        }
+    }
+    best
+}
+
+/// The class whose votes over its cutoff are largest (ties: the first).
+pub(crate) fn vote_winner(votes: &[u32], cutoff: &[f64]) -> usize {
+    let mut best = 0;
+    for i in 1..votes.len() {
+        if votes[i] as f64 / cutoff[i] > votes[best] as f64 / cutoff[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+impl RxDForest {
+    /// Per tree, the leaf a row of predictor values reaches.
+    pub fn leaves<'a>(&'a self, values: &'a [f64]) -> impl Iterator<Item = &'a Node> + 'a {
+        self.trees
+            .iter()
+            .map(move |t| &t[super::grow::leaf_of_values(t, values)])
+    }
+
+    /// Class votes for a row (classification).
+    pub fn votes(&self, values: &[f64]) -> Vec<u32> {
+        let k = self.cutoff.len();
+        let mut v = vec![0u32; k];
+        for leaf in self.leaves(values) {
+            v[majority(&leaf.stats)] += 1;
+        }
+        v
+    }
+
+    /// The mean prediction for a row (regression).
+    pub fn mean(&self, values: &[f64]) -> f64 {
+        let s: f64 = self
+            .leaves(values)
+            .map(|l| l.stats[2] / l.stats[1])
+            .sum();
+        s / self.trees.len() as f64
+    }
+
+    /// The winning class for votes.
+    pub fn winner(&self, votes: &[u32]) -> usize {
+        vote_winner(votes, &self.cutoff)
+    }
+}

@@ -1,0 +1,593 @@
+//! Growing one tree from binned data: per-node, per-bin histograms of a few sums, the best split
+//! per predictor found by one scan of its bins, children's histograms by building the smaller
+//! child and subtracting it from the parent.
+//!
+//! Every tree model uses this grower; they differ in the sums a row contributes (its
+//! [`Criterion`]): class weights for classification, weight / weighted response / weighted square
+//! for regression, gradient and hessian for boosting. The first sum is always the row's count
+//! (its frequency weight), which `min_split` and `min_bucket` are measured in.
+
+use rand::Rng;
+use rand::rngs::StdRng;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// How a node's sums are scored.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Criterion {
+    /// Classification by the Gini index; sums: count, then the weight of each of `k` classes.
+    Gini { k: usize },
+    /// Classification by information (entropy); sums as for Gini.
+    Information { k: usize },
+    /// Regression by squared error; sums: count, weight, weighted y, weighted y².
+    Anova,
+    /// A Newton step on a loss (boosting); sums: count, gradient, hessian (both weighted).
+    Newton { lambda: f64 },
+}
+
+impl Criterion {
+    /// The number of sums per row (the histogram stride).
+    pub(crate) fn stride(self) -> usize {
+        match self {
+            Criterion::Gini { k } | Criterion::Information { k } => 1 + k,
+            Criterion::Anova => 4,
+            Criterion::Newton { .. } => 3,
+        }
+    }
+
+    /// The impurity of a node with sums `v` (lower is better; a split gains
+    /// `impurity(parent) - impurity(left) - impurity(right)`).
+    pub(crate) fn impurity(self, v: &[f64]) -> f64 {
+        match self {
+            Criterion::Gini { .. } => {
+                let w: f64 = v[1..].iter().sum();
+                if w <= 0.0 {
+                    return 0.0;
+                }
+                w - v[1..].iter().map(|c| c * c).sum::<f64>() / w
+            }
+            Criterion::Information { .. } => {
+                let w: f64 = v[1..].iter().sum();
+                if w <= 0.0 {
+                    return 0.0;
+                }
+                v[1..]
+                    .iter()
+                    .filter(|&&c| c > 0.0)
+                    .map(|&c| c * (w / c).ln())
+                    .sum()
+            }
+            Criterion::Anova => {
+                if v[1] <= 0.0 {
+                    return 0.0;
+                }
+                (v[3] - v[2] * v[2] / v[1]).max(0.0)
+            }
+            Criterion::Newton { lambda } => {
+                let h = v[2] + lambda;
+                if h <= 0.0 { 0.0 } else { -v[1] * v[1] / h }
+            }
+        }
+    }
+
+    /// The value that orders a factor's levels for a split search (mean response, share of the
+    /// second class, or Newton step); `None` for multiclass problems.
+    fn level_key(self, v: &[f64], majority: usize) -> f64 {
+        match self {
+            Criterion::Gini { k } | Criterion::Information { k } => {
+                let w: f64 = v[1..].iter().sum();
+                if w <= 0.0 {
+                    return 0.0;
+                }
+                if k == 2 { v[2] / w } else { v[1 + majority] / w }
+            }
+            Criterion::Anova => {
+                if v[1] > 0.0 {
+                    v[2] / v[1]
+                } else {
+                    0.0
+                }
+            }
+            Criterion::Newton { lambda } => -v[1] / (v[2] + lambda).max(f64::MIN_POSITIVE),
+        }
+    }
+
+    /// Whether no split can improve a node (its impurity is zero; never for Newton steps,
+    /// whose impurity is not bounded below by zero).
+    fn pure(self, v: &[f64]) -> bool {
+        match self {
+            Criterion::Newton { .. } => v[2] <= 0.0,
+            _ => self.impurity(v) <= 0.0,
+        }
+    }
+
+    fn multiclass(self) -> bool {
+        matches!(self, Criterion::Gini { k } | Criterion::Information { k } if k > 2)
+    }
+}
+
+/// How a split sends rows: by bin (continuous predictors) or by level (factors).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Rule {
+    /// Left when the value is at most `value` (training: when the bin is at most `bin`).
+    Below {
+        /// The last bin that goes left.
+        bin: u16,
+        /// The cut point between that bin and the next.
+        value: f64,
+    },
+    /// Left when the level is one of these (by level index).
+    Levels(Vec<bool>),
+}
+
+/// A node's split.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Split {
+    /// The predictor (an index into the model's predictors).
+    pub var: usize,
+    /// Which rows go left.
+    pub rule: Rule,
+    /// Whether rows with a missing value go left (the side with more rows, when training).
+    pub missing_left: bool,
+    /// The decrease in impurity.
+    pub improve: f64,
+}
+
+/// A node of a tree; children are indexes into the tree's node list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Node {
+    /// The split, `None` for a leaf.
+    pub split: Option<Split>,
+    /// The left child (when split).
+    pub left: u32,
+    /// The right child (when split).
+    pub right: u32,
+    /// Depth (the root is 0).
+    pub depth: u16,
+    /// The node's sums (see [`Criterion`]): the count first.
+    pub stats: Vec<f64>,
+}
+
+impl Node {
+    /// The node's row count (frequency-weighted).
+    pub fn count(&self) -> f64 {
+        self.stats[0]
+    }
+}
+
+/// The predictors as the grower sees them.
+pub(crate) struct Features<'a> {
+    /// Bin codes per predictor, one per row.
+    pub codes: &'a [Vec<u16>],
+    /// Bins per predictor, not counting the missing bin (whose code is this number).
+    pub nbins: &'a [usize],
+    /// Whether each predictor is a factor (its bins are levels).
+    pub factor: &'a [bool],
+    /// The cut points of each continuous predictor (empty for factors).
+    pub cuts: &'a [Vec<f64>],
+}
+
+/// Limits on growth.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    pub max_depth: usize,
+    pub min_split: f64,
+    pub min_bucket: f64,
+    /// The least impurity decrease a split must bring.
+    pub min_gain: f64,
+    /// Predictors tried per node (random forests); `None`: all.
+    pub m_try: Option<usize>,
+    /// Multiclass factors with at most this many levels present get an exhaustive subset search.
+    pub max_exhaustive_levels: usize,
+}
+
+/// Rows at which building a histogram is spread over predictors in parallel.
+const PARALLEL_ROWS: usize = 20_000;
+
+/// Grows a tree on `rows` (which it reorders), each row contributing `stats[r * stride..]`.
+pub(crate) fn grow(
+    features: &Features<'_>,
+    stats: &[f64],
+    rows: &mut [u32],
+    criterion: Criterion,
+    limits: &Limits,
+    mut rng: Option<&mut StdRng>,
+) -> Vec<Node> {
+    let s = criterion.stride();
+    let nf = features.codes.len();
+    let mut offsets = Vec::with_capacity(nf + 1);
+    let mut total = 0;
+    for &nb in features.nbins {
+        offsets.push(total);
+        total += (nb + 1) * s;
+    }
+    offsets.push(total);
+    let hist_len = total;
+
+    let mut root = vec![0.0; s];
+    for &r in rows.iter() {
+        let r = r as usize;
+        for (t, v) in root.iter_mut().zip(&stats[r * s..r * s + s]) {
+            *t += v;
+        }
+    }
+    let mut nodes = vec![Node {
+        split: None,
+        left: 0,
+        right: 0,
+        depth: 0,
+        stats: root,
+    }];
+    // (node, first row, end row, histogram if already known)
+    let mut stack: Vec<(usize, usize, usize, Option<Vec<f64>>)> = vec![(0, 0, rows.len(), None)];
+    let mut scratch: Vec<u32> = Vec::new();
+    let mut candidates: Vec<usize> = (0..nf).collect();
+    while let Some((id, lo, hi, hist)) = stack.pop() {
+        let depth = nodes[id].depth as usize;
+        let node_stats = nodes[id].stats.clone();
+        if depth >= limits.max_depth
+            || node_stats[0] < limits.min_split
+            || node_stats[0] < 2.0 * limits.min_bucket
+            || criterion.pure(&node_stats)
+        {
+            continue;
+        }
+        let hist =
+            hist.unwrap_or_else(|| build_hist(features, stats, &rows[lo..hi], s, &offsets, hist_len));
+        // The predictors to try.
+        let tried: &[usize] = match (limits.m_try, rng.as_deref_mut()) {
+            (Some(m), Some(rng)) if m < nf => {
+                for i in 0..m {
+                    let j = rng.random_range(i..nf);
+                    candidates.swap(i, j);
+                }
+                &candidates[..m]
+            }
+            _ => &candidates[..],
+        };
+        let majority = (1..s)
+            .max_by(|&a, &b| node_stats[a].total_cmp(&node_stats[b]).then(b.cmp(&a)))
+            .map_or(0, |i| i - 1);
+        let parent_imp = criterion.impurity(&node_stats);
+        let mut best: Option<(f64, Split, Vec<f64>)> = None;
+        let mut tried_sorted: Vec<usize> = tried.to_vec();
+        tried_sorted.sort_unstable();
+        for &f in &tried_sorted {
+            let h = &hist[offsets[f]..offsets[f + 1]];
+            let found = if features.factor[f] {
+                best_level_split(h, features.nbins[f], &node_stats, criterion, limits, majority)
+            } else {
+                best_bin_split(h, features.nbins[f], &node_stats, criterion, limits)
+            };
+            if let Some((gain, rule, missing_left, left)) = found {
+                let gain = parent_imp - gain;
+                if best.as_ref().is_none_or(|b| gain > b.0) {
+                    let rule = match rule {
+                        Rule::Below { bin, .. } => Rule::Below {
+                            bin,
+                            value: features.cuts[f][bin as usize],
+                        },
+                        other => other,
+                    };
+                    best = Some((
+                        gain,
+                        Split {
+                            var: f,
+                            rule,
+                            missing_left,
+                            improve: gain,
+                        },
+                        left,
+                    ));
+                }
+            }
+        }
+        let Some((gain, split, left_stats)) = best else {
+            continue;
+        };
+        if !(gain > limits.min_gain.max(1e-12 * parent_imp.abs())) {
+            continue;
+        }
+        // Partition the rows, stably: left rows first.
+        let f = split.var;
+        let codes = &features.codes[f];
+        let missing = features.nbins[f] as u16;
+        let goes_left = |r: u32| -> bool {
+            let c = codes[r as usize];
+            if c == missing {
+                return split.missing_left;
+            }
+            match &split.rule {
+                Rule::Below { bin, .. } => c <= *bin,
+                Rule::Levels(set) => set[c as usize],
+            }
+        };
+        scratch.clear();
+        let mut w = lo;
+        for i in lo..hi {
+            let r = rows[i];
+            if goes_left(r) {
+                rows[w] = r;
+                w += 1;
+            } else {
+                scratch.push(r);
+            }
+        }
+        rows[w..hi].copy_from_slice(&scratch);
+        let mid = w;
+        let right_stats: Vec<f64> = node_stats
+            .iter()
+            .zip(&left_stats)
+            .map(|(t, l)| t - l)
+            .collect();
+        let (l, r) = (nodes.len(), nodes.len() + 1);
+        for st in [left_stats, right_stats] {
+            nodes.push(Node {
+                split: None,
+                left: 0,
+                right: 0,
+                depth: (depth + 1) as u16,
+                stats: st,
+            });
+        }
+        nodes[id].split = Some(split);
+        nodes[id].left = l as u32;
+        nodes[id].right = r as u32;
+        // Children that may split get histograms: the smaller built, the larger by subtraction.
+        let can_split = |n: &Node| {
+            depth + 1 < limits.max_depth
+                && n.stats[0] >= limits.min_split
+                && n.stats[0] >= 2.0 * limits.min_bucket
+        };
+        let (need_l, need_r) = (can_split(&nodes[l]), can_split(&nodes[r]));
+        let (hl, hr) = if need_l && need_r {
+            let left_small = mid - lo <= hi - mid;
+            let small = if left_small {
+                build_hist(features, stats, &rows[lo..mid], s, &offsets, hist_len)
+            } else {
+                build_hist(features, stats, &rows[mid..hi], s, &offsets, hist_len)
+            };
+            let mut large = hist;
+            large.iter_mut().zip(&small).for_each(|(p, c)| *p -= c);
+            if left_small {
+                (Some(small), Some(large))
+            } else {
+                (Some(large), Some(small))
+            }
+        } else {
+            (None, None)
+        };
+        // Depth first, left child first.
+        if need_r {
+            stack.push((r, mid, hi, hr));
+        }
+        if need_l {
+            stack.push((l, lo, mid, hl));
+        }
+    }
+    nodes
+}
+
+/// The histogram of `rows`: per predictor, per bin (the missing bin last), the sums of the rows.
+fn build_hist(
+    features: &Features<'_>,
+    stats: &[f64],
+    rows: &[u32],
+    s: usize,
+    offsets: &[usize],
+    len: usize,
+) -> Vec<f64> {
+    let mut hist = vec![0.0; len];
+    let mut parts: Vec<(usize, &mut [f64])> = Vec::with_capacity(features.codes.len());
+    let mut rest: &mut [f64] = &mut hist;
+    for f in 0..features.codes.len() {
+        let (a, b) = rest.split_at_mut(offsets[f + 1] - offsets[f]);
+        parts.push((f, a));
+        rest = b;
+    }
+    let fill = |(f, h): &mut (usize, &mut [f64])| {
+        let codes = &features.codes[*f];
+        match s {
+            3 => accumulate::<3>(codes, stats, rows, h),
+            4 => accumulate::<4>(codes, stats, rows, h),
+            _ => {
+                for &r in rows {
+                    let r = r as usize;
+                    let b = codes[r] as usize * s;
+                    for (d, v) in h[b..b + s].iter_mut().zip(&stats[r * s..r * s + s]) {
+                        *d += v;
+                    }
+                }
+            }
+        }
+    };
+    if rows.len() >= PARALLEL_ROWS && parts.len() > 1 {
+        parts.par_iter_mut().for_each(fill);
+    } else {
+        parts.iter_mut().for_each(fill);
+    }
+    hist
+}
+
+#[inline]
+fn accumulate<const S: usize>(codes: &[u16], stats: &[f64], rows: &[u32], h: &mut [f64]) {
+    for &r in rows {
+        let r = r as usize;
+        let b = codes[r] as usize * S;
+        let src: &[f64; S] = stats[r * S..r * S + S].try_into().expect("stride");
+        let dst: &mut [f64; S] = (&mut h[b..b + S]).try_into().expect("stride");
+        for k in 0..S {
+            dst[k] += src[k];
+        }
+    }
+}
+
+/// A candidate: the impurity of the two children, the rule, where missing values go, and the
+/// left child's sums.
+type Candidate = (f64, Rule, bool, Vec<f64>);
+
+/// Scores a split whose non-missing left rows sum to `left` (the missing rows go to the larger
+/// side); `None` when a child would be too small.
+fn score(
+    left: &[f64],
+    missing: &[f64],
+    total: &[f64],
+    criterion: Criterion,
+    limits: &Limits,
+) -> Option<(f64, bool, Vec<f64>)> {
+    let s = left.len();
+    let right_n = total[0] - missing[0] - left[0];
+    let missing_left = left[0] >= right_n;
+    let mut l = left.to_vec();
+    if missing_left {
+        l.iter_mut().zip(missing).for_each(|(a, m)| *a += m);
+    }
+    let r: Vec<f64> = (0..s).map(|i| total[i] - l[i]).collect();
+    if l[0] < limits.min_bucket || r[0] < limits.min_bucket || l[0] <= 0.0 || r[0] <= 0.0 {
+        return None;
+    }
+    Some((
+        criterion.impurity(&l) + criterion.impurity(&r),
+        missing_left,
+        l,
+    ))
+}
+
+/// Empty bins (allowing for the rounding of histogram subtraction).
+fn empty(v: &[f64]) -> bool {
+    v[0] <= 1e-9
+}
+
+fn best_bin_split(
+    h: &[f64],
+    nb: usize,
+    total: &[f64],
+    criterion: Criterion,
+    limits: &Limits,
+) -> Option<Candidate> {
+    let s = total.len();
+    let missing = &h[nb * s..nb * s + s];
+    let mut left = vec![0.0; s];
+    let mut best: Option<Candidate> = None;
+    let present = total[0] - missing[0];
+    for b in 0..nb.saturating_sub(1) {
+        let bin = &h[b * s..b * s + s];
+        if empty(bin) {
+            continue;
+        }
+        left.iter_mut().zip(bin).for_each(|(a, v)| *a += v);
+        if left[0] >= present - 1e-9 {
+            break;
+        }
+        if let Some((imp, ml, l)) = score(&left, missing, total, criterion, limits)
+            && best.as_ref().is_none_or(|c| imp < c.0)
+        {
+            best = Some((
+                imp,
+                Rule::Below {
+                    bin: b as u16,
+                    value: f64::NAN,
+                },
+                ml,
+                l,
+            ));
+        }
+    }
+    best
+}
+
+fn best_level_split(
+    h: &[f64],
+    nb: usize,
+    total: &[f64],
+    criterion: Criterion,
+    limits: &Limits,
+    majority: usize,
+) -> Option<Candidate> {
+    let s = total.len();
+    let missing = &h[nb * s..nb * s + s];
+    let present: Vec<usize> = (0..nb).filter(|&b| !empty(&h[b * s..b * s + s])).collect();
+    if present.len() < 2 {
+        return None;
+    }
+    let mut best: Option<Candidate> = None;
+    let mut consider = |set: Vec<bool>, left: &[f64]| {
+        if let Some((imp, ml, l)) = score(left, missing, total, criterion, limits)
+            && best.as_ref().is_none_or(|c| imp < c.0)
+        {
+            best = Some((imp, Rule::Levels(set), ml, l));
+        }
+    };
+    if criterion.multiclass() && present.len() <= limits.max_exhaustive_levels {
+        // Every split of the present levels into two groups (the last level always right).
+        let m = present.len() - 1;
+        for mask in 1u64..(1u64 << m) {
+            let mut set = vec![false; nb];
+            let mut left = vec![0.0; s];
+            for (i, &b) in present[..m].iter().enumerate() {
+                if mask >> i & 1 == 1 {
+                    set[b] = true;
+                    left.iter_mut()
+                        .zip(&h[b * s..b * s + s])
+                        .for_each(|(a, v)| *a += v);
+                }
+            }
+            consider(set, &left);
+        }
+        return best;
+    }
+    // Order the levels by their key and split the ordered list.
+    let mut order = present;
+    order.sort_by(|&a, &b| {
+        let ka = criterion.level_key(&h[a * s..a * s + s], majority);
+        let kb = criterion.level_key(&h[b * s..b * s + s], majority);
+        ka.total_cmp(&kb).then(a.cmp(&b))
+    });
+    let mut set = vec![false; nb];
+    let mut left = vec![0.0; s];
+    for &b in &order[..order.len() - 1] {
+        set[b] = true;
+        left.iter_mut()
+            .zip(&h[b * s..b * s + s])
+            .for_each(|(a, v)| *a += v);
+        consider(set.clone(), &left);
+    }
+    best
+}
+
+/// The leaf a row of bin codes reaches (training-time routing).
+pub(crate) fn leaf_of_codes(nodes: &[Node], features: &Features<'_>, r: usize) -> usize {
+    let mut i = 0;
+    while let Some(split) = &nodes[i].split {
+        let c = features.codes[split.var][r];
+        let left = if c as usize == features.nbins[split.var] {
+            split.missing_left
+        } else {
+            match &split.rule {
+                Rule::Below { bin, .. } => c <= *bin,
+                Rule::Levels(set) => set[c as usize],
+            }
+        };
+        i = if left { nodes[i].left } else { nodes[i].right } as usize;
+    }
+    i
+}
+
+/// The leaf a row of raw values reaches (prediction): continuous values compared with the cut
+/// points, factors by level index, `NaN` for missing.
+pub fn leaf_of_values(nodes: &[Node], values: &[f64]) -> usize {
+    let mut i = 0;
+    while let Some(split) = &nodes[i].split {
+        let x = values[split.var];
+        let left = if x.is_nan() {
+            split.missing_left
+        } else {
+            match &split.rule {
+                Rule::Below { value, .. } => x <= *value,
+                Rule::Levels(set) => set.get(x as usize).copied().unwrap_or(split.missing_left),
+            }
+        };
+        i = if left { nodes[i].left } else { nodes[i].right } as usize;
+    }
+    i
+}
