@@ -31,4 +31,4 @@ pub use faer;
 pub use glm::{GlmOptions, LogitOptions, RxGlm, rx_glm, rx_logit};
 pub use rx_core;
 pub use summary::{RxSummary, SummaryOptions, SummaryPema, rx_summary};
-pub use tree::{rx_btrees, rx_dforest, rx_dtree, RxBTrees, RxDForest, RxDTree};
+pub use tree::{RxBTrees, RxDForest, RxDTree, rx_btrees, rx_dforest, rx_dtree};

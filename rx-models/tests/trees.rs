@@ -29,7 +29,9 @@ fn rx(rows: usize) -> RxOptions {
 
 /// A deterministic pseudo-random sequence in [0, 1).
 fn uniform(n: usize, seed: u64) -> Vec<f64> {
-    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut s = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     (0..n)
         .map(|_| {
             s = s
@@ -43,7 +45,10 @@ fn uniform(n: usize, seed: u64) -> Vec<f64> {
 /// y is 0 up to x = 50 and 10 above; z is noise.
 fn step_data() -> MemoryData {
     let x: Vec<f64> = (1..=100).map(f64::from).collect();
-    let y: Vec<f64> = x.iter().map(|&v| if v <= 50.0 { 0.0 } else { 10.0 }).collect();
+    let y: Vec<f64> = x
+        .iter()
+        .map(|&v| if v <= 50.0 { 0.0 } else { 10.0 })
+        .collect();
     let z = uniform(100, 7);
     source(vec![
         ("x", Arc::new(Float64Array::from(x)) as ArrayRef),
@@ -115,7 +120,11 @@ fn a_classification_tree_splits_a_factor_by_level() {
     // Gini (weighted): root 80 − (41² + 39²)/80 = 39.975; the b, d side 40 − (1 + 39²)/40 = 1.95.
     assert!((split.improve - 38.025).abs() < 1e-9, "{}", split.improve);
     // The side with d has one "yes" in 40 rows.
-    let d_side = if set[3] { fit.nodes[0].left } else { fit.nodes[0].right } as usize;
+    let d_side = if set[3] {
+        fit.nodes[0].left
+    } else {
+        fit.nodes[0].right
+    } as usize;
     let probs = fit.node_probs(d_side);
     let classes = fit.classes().unwrap();
     let yes = classes.iter().position(|c| c == "yes").unwrap();
@@ -212,8 +221,12 @@ fn a_forest_is_the_same_on_one_and_two_threads() {
         seed: 42,
         ..DForestOptions::default()
     };
-    let one = in_pool(1, || rx_dforest("y ~ x1 + x2 + x3 + g", &data, &options, &RxLocalSeq).unwrap());
-    let two = in_pool(2, || rx_dforest("y ~ x1 + x2 + x3 + g", &data, &options, &RxLocalSeq).unwrap());
+    let one = in_pool(1, || {
+        rx_dforest("y ~ x1 + x2 + x3 + g", &data, &options, &RxLocalSeq).unwrap()
+    });
+    let two = in_pool(2, || {
+        rx_dforest("y ~ x1 + x2 + x3 + g", &data, &options, &RxLocalSeq).unwrap()
+    });
     assert_eq!(one, two);
     assert_eq!(one.oob_error.len(), 12);
     let last = one.oob_error.last().unwrap().error;
@@ -245,11 +258,19 @@ fn boosting_is_the_same_on_one_and_two_threads_and_learns() {
         seed: 9,
         ..BTreesOptions::default()
     };
-    let one = in_pool(1, || rx_btrees("y ~ x1 + x2 + x3 + g", &data, &options, &RxLocalSeq).unwrap());
-    let two = in_pool(2, || rx_btrees("y ~ x1 + x2 + x3 + g", &data, &options, &RxLocalSeq).unwrap());
+    let one = in_pool(1, || {
+        rx_btrees("y ~ x1 + x2 + x3 + g", &data, &options, &RxLocalSeq).unwrap()
+    });
+    let two = in_pool(2, || {
+        rx_btrees("y ~ x1 + x2 + x3 + g", &data, &options, &RxLocalSeq).unwrap()
+    });
     assert_eq!(one, two);
     assert_eq!(one.loss_function, LossFunction::Bernoulli);
-    assert!(one.oob_error[39] < one.oob_error[0] * 0.7, "{:?}", one.oob_error);
+    assert!(
+        one.oob_error[39] < one.oob_error[0] * 0.7,
+        "{:?}",
+        one.oob_error
+    );
     // The probability is of the second level.
     let p = one.probabilities(&[0.9, 0.9, 0.5, 0.0])[0];
     let hi_second = one.spec.classes().unwrap()[1] == "hi";
@@ -285,12 +306,25 @@ fn multinomial_boosting_and_a_regression_forest() {
     let x = uniform(n, 21);
     let y: Vec<&str> = x
         .iter()
-        .map(|&v| if v < 0.3 { "a" } else if v < 0.7 { "b" } else { "c" })
+        .map(|&v| {
+            if v < 0.3 {
+                "a"
+            } else if v < 0.7 {
+                "b"
+            } else {
+                "c"
+            }
+        })
         .collect();
     let data = source(vec![
         ("x", Arc::new(Float64Array::from(x.clone())) as ArrayRef),
         ("y", factor(&y)),
-        ("v", Arc::new(Float64Array::from(x.iter().map(|v| 3.0 * v).collect::<Vec<_>>()))),
+        (
+            "v",
+            Arc::new(Float64Array::from(
+                x.iter().map(|v| 3.0 * v).collect::<Vec<_>>(),
+            )),
+        ),
     ]);
     let b = rx_btrees(
         "y ~ x",
@@ -329,4 +363,60 @@ proptest! {
         };
         prop_assert_eq!(fit(rows), fit(100_000));
     }
+}
+
+#[test]
+fn surrogates_route_rows_whose_split_variable_is_missing() {
+    // y steps at x = 50; z follows x except on every fifth row (mirrored); a third of the x
+    // values are missing.
+    let n = 300;
+    let x: Vec<Option<f64>> = (0..n)
+        .map(|i| (i % 3 != 0).then_some((i % 100) as f64))
+        .collect();
+    let z: Vec<f64> = (0..n)
+        .map(|i| {
+            let v = (i % 100) as f64 + 0.5;
+            if i % 5 == 0 { 100.0 - v } else { v }
+        })
+        .collect();
+    let y: Vec<f64> = (0..n)
+        .map(|i| if i % 100 < 50 { 0.0 } else { 10.0 })
+        .collect();
+    let data = source(vec![
+        ("x", Arc::new(Float64Array::from(x)) as ArrayRef),
+        ("z", Arc::new(Float64Array::from(z))),
+        ("y", Arc::new(Float64Array::from(y))),
+    ]);
+    let fit_with = |max_surrogate: usize| {
+        let options = DTreeOptions {
+            max_surrogate,
+            max_depth: 1,
+            ..DTreeOptions::default()
+        };
+        rx_dtree("y ~ x + z", &data, &options, &RxLocalSeq).unwrap()
+    };
+    let fit = fit_with(2);
+    let split = fit.nodes[0].split.as_ref().unwrap();
+    assert_eq!(split.var, 0, "x is the better split");
+    assert_eq!(split.surrogates.len(), 1);
+    let sur = &split.surrogates[0];
+    assert_eq!(sur.var, 1);
+    assert!((sur.agreement - 0.8).abs() < 0.02, "{}", sur.agreement);
+    let (l, r) = (fit.nodes[0].left as usize, fit.nodes[0].right as usize);
+    // Rows without x follow z: the leaves hold all 300 rows, and the left one is no longer the
+    // majority side of the missing rows only.
+    assert_eq!(fit.nodes[l].count() + fit.nodes[r].count(), 300.0);
+    assert_eq!(fit.leaf(&[f64::NAN, 80.5]), r, "{sur:?}");
+    assert_eq!(fit.leaf(&[f64::NAN, 10.5]), l);
+    // Both missing: the majority side.
+    let majority = if fit.nodes[l].count() >= fit.nodes[r].count() {
+        l
+    } else {
+        r
+    };
+    assert_eq!(fit.leaf(&[f64::NAN, f64::NAN]), majority);
+    // Surrogates make the fit better than sending every missing row one way.
+    let plain = fit_with(0);
+    assert!(plain.nodes[0].split.as_ref().unwrap().surrogates.is_empty());
+    assert!(fit.cptable.last().unwrap().rel_error < plain.cptable.last().unwrap().rel_error);
 }

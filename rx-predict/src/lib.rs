@@ -35,6 +35,7 @@ mod json;
 pub mod model;
 pub mod predict;
 pub mod scorer;
+mod trees;
 
 pub use model::{
     BINARY_SIGNATURE, Format, MODEL_FORMAT_NAME, MODEL_FORMAT_VERSION, Model, ModelKind,

@@ -30,6 +30,7 @@ use std::path::Path;
 use rx_core::{Error, Result};
 use rx_models::glm::RxGlm;
 use rx_models::linmod::{LinearPredictor, RxLinMod};
+use rx_models::tree::{RxBTrees, RxDForest, RxDTree};
 use serde::{Deserialize, Serialize};
 
 /// The version of the serialized form this build writes, and the newest it reads.
@@ -111,34 +112,87 @@ pub enum Model {
     LinMod(RxLinMod),
     /// A generalized linear model from `rx_glm` or `rx_logit`.
     Glm(RxGlm),
+    /// A decision tree from `rx_dtree`.
+    DTree(RxDTree),
+    /// A random forest from `rx_dforest`.
+    DForest(RxDForest),
+    /// A boosted model from `rx_btrees`.
+    BTrees(RxBTrees),
 }
 
 impl Model {
-    fn inner(&self) -> &dyn Predictive {
+    fn inner(&self) -> Option<&dyn Predictive> {
         match self {
-            Model::LinMod(m) => m,
-            Model::Glm(m) => m,
+            Model::LinMod(m) => Some(m),
+            Model::Glm(m) => Some(m),
+            Model::DTree(_) | Model::DForest(_) | Model::BTrees(_) => None,
         }
     }
 
-    /// What prediction uses: coding, coefficients, covariance, dispersion and link.
-    pub fn predictor(&self) -> &LinearPredictor {
-        self.inner().predictor()
+    /// A linear or generalized linear model's coding, coefficients, covariance, dispersion and
+    /// link (`None` for tree models).
+    pub fn linear(&self) -> Option<&LinearPredictor> {
+        self.inner().map(Predictive::predictor)
     }
 
-    /// How standard errors and intervals are formed.
-    pub fn kind(&self) -> ModelKind {
-        self.inner().kind()
+    /// What prediction uses: coding, coefficients, covariance, dispersion and link; an error
+    /// for tree models, which have none.
+    pub fn predictor(&self) -> Result<&LinearPredictor> {
+        self.linear().ok_or_else(|| {
+            Error::invalid(format!(
+                "{} '{}' is a tree model: it has no coefficients, standard errors or intervals",
+                self.function_name(),
+                self.formula()
+            ))
+        })
+    }
+
+    /// How standard errors and intervals are formed (`None` for tree models).
+    pub fn kind(&self) -> Option<ModelKind> {
+        self.inner().map(Predictive::kind)
     }
 
     /// The function that fitted the model (`rx_lin_mod`).
     pub fn function_name(&self) -> &'static str {
-        self.inner().function_name()
+        match self {
+            Model::DTree(_) => "rx_dtree",
+            Model::DForest(_) => "rx_dforest",
+            Model::BTrees(_) => "rx_btrees",
+            _ => self.inner().map_or("?", Predictive::function_name),
+        }
     }
 
     /// The model formula as it was given.
     pub fn formula(&self) -> &str {
-        &self.predictor().design.formula
+        match self {
+            Model::DTree(m) => &m.spec.formula,
+            Model::DForest(m) => &m.spec.formula,
+            Model::BTrees(m) => &m.spec.formula,
+            _ => self.linear().map_or("", |p| p.design.formula.as_str()),
+        }
+    }
+
+    /// Whether this is a tree model (`rx_dtree`, `rx_dforest`, `rx_btrees`).
+    pub fn is_tree(&self) -> bool {
+        matches!(self, Model::DTree(_) | Model::DForest(_) | Model::BTrees(_))
+    }
+}
+
+impl From<RxDTree> for Model {
+    fn from(m: RxDTree) -> Self {
+        Model::DTree(m)
+    }
+}
+
+impl From<RxDForest> for Model {
+    fn from(m: RxDForest) -> Self {
+        Model::DForest(m)
+    }
+}
+
+impl From<RxBTrees> for Model {
+    fn from(m: RxBTrees) -> Self {
+        Model::BTrees(m)
     }
 }
 

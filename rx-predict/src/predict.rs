@@ -24,6 +24,31 @@ pub enum PredictType {
     Response,
     /// The linear predictor `η` (the same as the response for linear models).
     Link,
+    /// Tree models (rpart's `vector`): the mean (regression) or the predicted class.
+    Vector,
+    /// Tree models: one probability column per class, `<y>_<level>_Prob` (classification).
+    Prob,
+    /// Tree models: the predicted class, as a factor with the response's levels.
+    Class,
+    /// Forests: one column of vote counts per class, `<y>_<level>_Vote` (classification).
+    Vote,
+}
+
+impl std::str::FromStr for PredictType {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "response" => Ok(PredictType::Response),
+            "link" => Ok(PredictType::Link),
+            "vector" => Ok(PredictType::Vector),
+            "prob" => Ok(PredictType::Prob),
+            "class" => Ok(PredictType::Class),
+            "vote" => Ok(PredictType::Vote),
+            _ => Err(Error::invalid(format!(
+                "prediction type '{s}': use response, link, vector, prob, class or vote"
+            ))),
+        }
+    }
 }
 
 /// Which interval to write (revoscalepy's `interval`).
@@ -217,6 +242,9 @@ pub fn rx_predict_with_progress(
     options: &PredictOptions,
     on_chunk: &mut dyn FnMut(u64),
 ) -> Result<PredictSummary> {
+    if model.is_tree() {
+        return crate::trees::predict_trees(model, data, sink, options, on_chunk);
+    }
     let scorer = Scorer::with_options(model, options)?;
     let name = data.name();
     let schema = data.schema()?;
@@ -300,6 +328,7 @@ pub fn rx_predict_with_progress(
     let scale = match options.predict_type {
         PredictType::Response => "",
         PredictType::Link => " (link scale)",
+        _ => "",
     };
     let mut fields = Vec::with_capacity(out.len());
     for (n, src) in &out {
@@ -444,7 +473,7 @@ fn interval_word(i: Interval) -> &'static str {
     }
 }
 
-fn floats(values: impl Iterator<Item = Option<f64>>) -> ArrayRef {
+pub(crate) fn floats(values: impl Iterator<Item = Option<f64>>) -> ArrayRef {
     let mut b = Float64Builder::new();
     for v in values {
         b.append_option(v);
@@ -453,7 +482,11 @@ fn floats(values: impl Iterator<Item = Option<f64>>) -> ArrayRef {
 }
 
 /// `batch` reduced to `columns`.
-fn project(batch: &RecordBatch, columns: &[String], source_name: &str) -> Result<RecordBatch> {
+pub(crate) fn project(
+    batch: &RecordBatch,
+    columns: &[String],
+    source_name: &str,
+) -> Result<RecordBatch> {
     let schema = batch.schema();
     let mut idx = Vec::with_capacity(columns.len());
     for c in columns {

@@ -298,10 +298,22 @@ impl Scorer {
     /// Prepares `model` for scoring with the prediction type, standard errors and interval of
     /// `options` (the other options concern the chunked path only).
     pub fn with_options(model: &Model, options: &PredictOptions) -> Result<Scorer> {
-        let p = model.predictor();
+        let p = model.predictor()?;
         let d = &p.design;
         let formula = d.formula.clone();
-        let kind = model.kind();
+        let kind = model
+            .kind()
+            .ok_or_else(|| Error::invalid("a tree model has no linear scorer"))?;
+        if !matches!(
+            options.predict_type,
+            PredictType::Response | PredictType::Link
+        ) {
+            return Err(Error::invalid(format!(
+                "{} '{formula}': prediction type {:?} is for tree models; use response or link",
+                model.function_name(),
+                options.predict_type
+            )));
+        }
         let level = options.confidence_level;
         if options.interval != Interval::None && !(level > 0.0 && level < 1.0) {
             return Err(Error::invalid(format!(

@@ -326,7 +326,7 @@ fn pweights_predict_with_unit_weight_for_new_observations() {
         col(&out, "mpg_StdErr"),
         col(&out, "mpg_Upper"),
     );
-    let t = rx_models::dist::qt(0.975, model.predictor().df_residual);
+    let t = rx_models::dist::qt(0.975, model.predictor().unwrap().df_residual);
     let want: Vec<Option<f64>> = (0..p.len())
         .map(|r| Some(p[r]? + t * (se[r]?.powi(2) + sigma2).sqrt()))
         .collect();

@@ -115,7 +115,7 @@ fn glm_intervals_are_formed_on_the_link_scale() {
         let q = if fixed {
             rx_models::dist::qnorm(0.05)
         } else {
-            rx_models::dist::qt(0.05, model.predictor().df_residual)
+            rx_models::dist::qt(0.05, model.predictor().unwrap().df_residual)
         };
         let o = PredictOptions::default()
             .compute_std_errors(true)
@@ -127,7 +127,7 @@ fn glm_intervals_are_formed_on_the_link_scale() {
             col(&link, &format!("{y}_Pred")),
             col(&link, &format!("{y}_StdErr")),
         );
-        let g = model.predictor().link;
+        let g = model.predictor().unwrap().link;
         let a: Vec<Option<f64>> = (0..eta.len()).map(|r| Some(eta[r]? + q * se[r]?)).collect();
         let b: Vec<Option<f64>> = (0..eta.len()).map(|r| Some(eta[r]? - q * se[r]?)).collect();
         close_all(

@@ -5,3 +5,4 @@ mod golden;
 mod lm_golden;
 mod roundtrip;
 mod scoring;
+mod trees;

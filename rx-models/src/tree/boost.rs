@@ -291,6 +291,7 @@ pub fn fit_binned(
         min_gain: 0.0,
         m_try: None,
         max_exhaustive_levels: 0,
+        max_surrogate: 0,
     };
     let criterion = Criterion::Newton { lambda: 0.0 };
     // Scores (link scale), row-major by class.
@@ -303,12 +304,19 @@ pub fn fit_binned(
     let mut probs = vec![0.0; n * k];
     let mut order: Vec<u32> = (0..n as u32).collect();
     let mut in_bag = vec![false; n];
-    let scale = if k > 1 { (k - 1) as f64 / k as f64 } else { 1.0 };
+    let scale = if k > 1 {
+        (k - 1) as f64 / k as f64
+    } else {
+        1.0
+    };
     const CHUNK: usize = 8192;
     for round in 0..options.n_tree {
         let mut rng = stream_rng(options.seed, round as u64);
         // Sample without replacement: a partial shuffle of all rows, the sample sorted.
-        order.iter_mut().enumerate().for_each(|(i, o)| *o = i as u32);
+        order
+            .iter_mut()
+            .enumerate()
+            .for_each(|(i, o)| *o = i as u32);
         order.partial_shuffle(&mut rng, draws);
         let mut sample: Vec<u32> = order[..draws].to_vec();
         sample.sort_unstable();
@@ -362,14 +370,12 @@ pub fn fit_binned(
                     }
                 })
                 .collect();
-            f.par_chunks_mut(CHUNK * k)
-                .enumerate()
-                .for_each(|(c, fs)| {
-                    for (i, fr) in fs.chunks_mut(k).enumerate() {
-                        let r = c * CHUNK + i;
-                        fr[class] += values[leaf_of_codes(&nodes, &features, r)];
-                    }
-                });
+            f.par_chunks_mut(CHUNK * k).enumerate().for_each(|(c, fs)| {
+                for (i, fr) in fs.chunks_mut(k).enumerate() {
+                    let r = c * CHUNK + i;
+                    fr[class] += values[leaf_of_codes(&nodes, &features, r)];
+                }
+            });
             trees.push(BoostTree { nodes, values });
         }
         // Deviances of the rows in and out of this round's sample.

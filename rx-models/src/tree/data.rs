@@ -2,6 +2,7 @@
 //! finds the bin edges of continuous predictors (and counts the rows), and a binning pass that
 //! keeps every usable row as compact bin codes with its response and weights.
 
+use arrow::array::AsArray;
 use arrow::record_batch::RecordBatch;
 use rx_core::formula::Formula;
 use rx_core::source::DataSource;
@@ -288,6 +289,10 @@ pub struct Binned {
     pub weight: Option<Vec<f64>>,
     /// Rows left out for a missing response or weight.
     pub n_missing: u64,
+    /// Per row, its stratum (an index into `strata_levels`), when sampling is stratified.
+    pub strata: Option<Vec<u32>>,
+    /// The strata, in order of first appearance.
+    pub strata_levels: Vec<String>,
 }
 
 impl Binned {
@@ -373,7 +378,10 @@ impl Pema for SketchPema<'_> {
 /// Per row of a chunk: `Some((count, weight))` when the row is usable (response and weights
 /// present), and the response values.
 #[allow(clippy::type_complexity)]
-fn usable_rows(spec: &TreeSpec, chunk: &RecordBatch) -> Result<(Vec<Option<(f64, f64)>>, Vec<f64>)> {
+fn usable_rows(
+    spec: &TreeSpec,
+    chunk: &RecordBatch,
+) -> Result<(Vec<Option<(f64, f64)>>, Vec<f64>)> {
     let mut keep = spec.weights(chunk)?;
     let y = spec.response_values(chunk)?;
     for (k, v) in keep.iter_mut().zip(&y) {
@@ -387,6 +395,30 @@ fn usable_rows(spec: &TreeSpec, chunk: &RecordBatch) -> Result<(Vec<Option<(f64,
 struct BinPema<'a> {
     spec: &'a TreeSpec,
     nbins: Vec<usize>,
+    strata: Option<&'a str>,
+}
+
+/// The strata of a chunk's rows as text (`None` where missing).
+fn strata_values(column: &str, chunk: &RecordBatch) -> Result<Vec<Option<String>>> {
+    let col = chunk
+        .column_by_name(column)
+        .ok_or_else(|| Error::UnknownColumn {
+            name: column.to_string(),
+            source_name: "the data".into(),
+            available: chunk
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .collect(),
+        })?;
+    let text = arrow::compute::cast(col, &arrow::datatypes::DataType::Utf8)
+        .map_err(|e| Error::arrow(format!("reading the strata column '{column}'"), e))?;
+    Ok(text
+        .as_string::<i32>()
+        .iter()
+        .map(|v| v.map(str::to_string))
+        .collect())
 }
 
 impl Pema for BinPema<'_> {
@@ -394,22 +426,49 @@ impl Pema for BinPema<'_> {
     type Output = Binned;
 
     fn columns(&self) -> Vec<String> {
-        self.spec.columns()
+        let mut c = self.spec.columns();
+        if let Some(s) = self.strata
+            && !c.iter().any(|x| x == s)
+        {
+            c.push(s.to_string());
+        }
+        c
     }
 
     fn init(&self) -> Binned {
         Binned {
+            strata: self.strata.map(|_| Vec::new()),
             codes: vec![Vec::new(); self.spec.vars.len()],
             count: self.spec.fweights.as_ref().map(|_| Vec::new()),
-            weight: (self.spec.fweights.is_some() || self.spec.pweights.is_some())
-                .then(Vec::new),
+            weight: (self.spec.fweights.is_some() || self.spec.pweights.is_some()).then(Vec::new),
             ..Default::default()
         }
     }
 
     fn process(&self, acc: &mut Binned, chunk: &RecordBatch) -> Result<()> {
-        let (keep, y) = usable_rows(self.spec, chunk)?;
+        let (mut keep, y) = usable_rows(self.spec, chunk)?;
         let values = self.spec.predictor_values(chunk)?;
+        if let Some(col) = self.strata {
+            let st = strata_values(col, chunk)?;
+            let codes = acc.strata.get_or_insert_with(Vec::new);
+            for (k, s) in keep.iter_mut().zip(st) {
+                let Some(s) = s else {
+                    *k = None;
+                    continue;
+                };
+                if k.is_none() {
+                    continue;
+                }
+                let code = match acc.strata_levels.iter().position(|l| *l == s) {
+                    Some(c) => c,
+                    None => {
+                        acc.strata_levels.push(s);
+                        acc.strata_levels.len() - 1
+                    }
+                };
+                codes.push(code as u32);
+            }
+        }
         for (i, k) in keep.iter().enumerate() {
             let Some((c, w)) = *k else {
                 acc.n_missing += 1;
@@ -461,6 +520,21 @@ impl Pema for BinPema<'_> {
             a.extend(b);
         }
         into.n_missing += other.n_missing;
+        if let (Some(a), Some(b)) = (&mut into.strata, other.strata) {
+            // Renumber the other part's strata into this part's table.
+            let map: Vec<u32> = other
+                .strata_levels
+                .into_iter()
+                .map(|l| match into.strata_levels.iter().position(|x| *x == l) {
+                    Some(c) => c as u32,
+                    None => {
+                        into.strata_levels.push(l);
+                        (into.strata_levels.len() - 1) as u32
+                    }
+                })
+                .collect();
+            a.extend(b.into_iter().map(|c| map[c as usize]));
+        }
         Ok(())
     }
 
@@ -483,6 +557,29 @@ pub fn bin_data(
     context: &impl ComputeContext,
     rx: &RxOptions,
 ) -> Result<Binned> {
+    bin_data_with_strata(spec, data, max_num_bins, None, context, rx)
+}
+
+/// [`bin_data`], also keeping each row's stratum from the column `strata` (rows where it is
+/// missing are left out).
+pub fn bin_data_with_strata(
+    spec: &mut TreeSpec,
+    data: &dyn DataSource,
+    max_num_bins: Option<usize>,
+    strata: Option<&str>,
+    context: &impl ComputeContext,
+    rx: &RxOptions,
+) -> Result<Binned> {
+    if let Some(s) = strata {
+        let schema = data.schema()?;
+        if schema.field_with_name(s).is_err() {
+            return Err(Error::UnknownColumn {
+                name: s.to_string(),
+                source_name: data.name(),
+                available: schema.fields().iter().map(|f| f.name().clone()).collect(),
+            });
+        }
+    }
     let sketch = context.run(&mut SketchPema { spec }, data, rx)?;
     if sketch.rows == 0 {
         return Err(Error::invalid(format!(
@@ -500,7 +597,15 @@ pub fn bin_data(
         }
     }
     let nbins = spec.vars.iter().map(nbins_of).collect();
-    context.run(&mut BinPema { spec, nbins }, data, rx)
+    context.run(
+        &mut BinPema {
+            spec,
+            nbins,
+            strata,
+        },
+        data,
+        rx,
+    )
 }
 
 /// The bins of a predictor (not counting the missing bin).

@@ -13,7 +13,7 @@ use rx_core::source::DataSource;
 use rx_core::{ComputeContext, Error, Result, RxOptions};
 use serde::{Deserialize, Serialize};
 
-use super::data::{Binned, TreeSpec, bin_data};
+use super::data::{Binned, TreeSpec, bin_data_with_strata};
 use super::dtree::{DTreeMethod, anova_stats, class_stats};
 use super::grow::{Criterion, Limits, Node, grow, leaf_of_codes};
 use super::{FeatureInfo, importance, stream_rng};
@@ -31,6 +31,9 @@ pub struct DForestOptions {
     pub replace: bool,
     /// The share of rows sampled per tree (default 1 with replacement, 0.632 without).
     pub sample_rate: Option<f64>,
+    /// A column whose values are sampled separately, each at `sample_rate` (stratified
+    /// sampling); rows where it is missing are left out.
+    pub strata: Option<String>,
     /// Per class, the share of votes it needs: the class with the largest votes / cutoff wins
     /// (default: equal, i.e. majority vote).
     pub cutoff: Option<Vec<f64>>,
@@ -60,6 +63,7 @@ impl Default for DForestOptions {
             m_try: None,
             replace: true,
             sample_rate: None,
+            strata: None,
             cutoff: None,
             min_split: 2,
             min_bucket: 1,
@@ -142,7 +146,14 @@ pub fn rx_dforest(
         (None, Some(_)) => DTreeMethod::Class,
         (None, None) => DTreeMethod::Anova,
     };
-    let binned = bin_data(&mut spec, data, options.max_num_bins, context, &options.rx)?;
+    let binned = bin_data_with_strata(
+        &mut spec,
+        data,
+        options.max_num_bins,
+        options.strata.as_deref(),
+        context,
+        &options.rx,
+    )?;
     fit_binned(spec, method, &binned, options)
 }
 
@@ -205,9 +216,20 @@ pub fn fit_binned(
         min_gain: 0.0,
         m_try: Some(m_try),
         max_exhaustive_levels: 10,
+        max_surrogate: 0,
     };
     let n = data.len();
-    let draws = ((rate * n as f64).round() as usize).max(1);
+    // The rows of each stratum (one stratum without `strata`).
+    let groups: Vec<Vec<u32>> = match &data.strata {
+        None => vec![(0..n as u32).collect()],
+        Some(codes) => {
+            let mut g = vec![Vec::new(); data.strata_levels.len()];
+            for (r, &c) in codes.iter().enumerate() {
+                g[c as usize].push(r as u32);
+            }
+            g
+        }
+    };
 
     // Out-of-bag accumulators: class votes, or sums of predictions and their counts.
     let mut votes = vec![0u32; if k > 0 { n * k } else { 0 }];
@@ -236,29 +258,27 @@ pub fn fit_binned(
             .into_par_iter()
             .map(|t| {
                 let mut rng = stream_rng(options.seed, t as u64);
-                let mut mult = vec![0u32; n];
-                if options.replace {
-                    for _ in 0..draws {
-                        mult[rng.random_range(0..n)] += 1;
-                    }
-                } else {
-                    let mut idx: Vec<u32> = (0..n as u32).collect();
-                    let (chosen, _) = idx.partial_shuffle(&mut rng, draws.min(n));
-                    for &r in chosen.iter() {
-                        mult[r as usize] = 1;
-                    }
-                }
+                let mult = sample_counts(&groups, n, rate, options.replace, &mut rng);
                 let mut stats = base.clone();
                 let mut rows = Vec::with_capacity(n);
                 for (r, &m) in mult.iter().enumerate() {
                     if m > 0 {
                         rows.push(r as u32);
                         if m > 1 {
-                            stats[r * s..r * s + s].iter_mut().for_each(|v| *v *= m as f64);
+                            stats[r * s..r * s + s]
+                                .iter_mut()
+                                .for_each(|v| *v *= m as f64);
                         }
                     }
                 }
-                let nodes = grow(&features, &stats, &mut rows, criterion, &limits, Some(&mut rng));
+                let nodes = grow(
+                    &features,
+                    &stats,
+                    &mut rows,
+                    criterion,
+                    &limits,
+                    Some(&mut rng),
+                );
                 (nodes, mult)
             })
             .collect();
@@ -304,11 +324,7 @@ pub fn fit_binned(
         }
         m
     });
-    let imp = importance(
-        &spec,
-        trees.iter().map(Vec::as_slice),
-        trees.len() as f64,
-    );
+    let imp = importance(&spec, trees.iter().map(Vec::as_slice), trees.len() as f64);
     Ok(RxDForest {
         spec,
         method,
@@ -322,6 +338,37 @@ pub fn fit_binned(
         n_missing: data.n_missing,
         seed: options.seed,
     })
+}
+
+/// How many times each of `n` rows is drawn for one tree: from each group (stratum) of rows,
+/// `round(rate × size)` draws, with or without replacement.
+pub(crate) fn sample_counts(
+    groups: &[Vec<u32>],
+    n: usize,
+    rate: f64,
+    replace: bool,
+    rng: &mut rand::rngs::StdRng,
+) -> Vec<u32> {
+    let mut mult = vec![0u32; n];
+    for group in groups {
+        let m = group.len();
+        if m == 0 {
+            continue;
+        }
+        let draws = ((rate * m as f64).round() as usize).max(1);
+        if replace {
+            for _ in 0..draws {
+                mult[group[rng.random_range(0..m)] as usize] += 1;
+            }
+        } else {
+            let mut idx = group.clone();
+            let (chosen, _) = idx.partial_shuffle(rng, draws.min(m));
+            for &r in chosen.iter() {
+                mult[r as usize] = 1;
+            }
+        }
+    }
+    mult
 }
 
 /// The class with the largest weight in a node's sums.
@@ -366,15 +413,31 @@ impl RxDForest {
 
     /// The mean prediction for a row (regression).
     pub fn mean(&self, values: &[f64]) -> f64 {
-        let s: f64 = self
-            .leaves(values)
-            .map(|l| l.stats[2] / l.stats[1])
-            .sum();
+        let s: f64 = self.leaves(values).map(|l| l.stats[2] / l.stats[1]).sum();
         s / self.trees.len() as f64
     }
 
     /// The winning class for votes.
     pub fn winner(&self, votes: &[u32]) -> usize {
         vote_winner(votes, &self.cutoff)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strata_are_sampled_separately() {
+        // 10 rows in stratum 0, 90 in stratum 1.
+        let groups = vec![(0..10).collect::<Vec<u32>>(), (10..100).collect()];
+        let mut rng = stream_rng(5, 0);
+        let m = sample_counts(&groups, 100, 0.5, false, &mut rng);
+        assert_eq!(m[..10].iter().sum::<u32>(), 5);
+        assert_eq!(m[10..].iter().sum::<u32>(), 45);
+        assert!(m.iter().all(|&c| c <= 1));
+        let m = sample_counts(&groups, 100, 1.0, true, &mut rng);
+        assert_eq!(m[..10].iter().sum::<u32>(), 10);
+        assert_eq!(m[10..].iter().sum::<u32>(), 90);
     }
 }

@@ -80,6 +80,9 @@ pub struct DTreeOptions {
     /// Multiclass factors with at most this many levels present in a node are split by trying
     /// every subset; with more, by ordering levels by the node's majority class (10).
     pub max_unordered_levels: usize,
+    /// Surrogate splits kept per split, for rows whose split variable is missing (0: none;
+    /// such rows go to the side with more rows).
+    pub max_surrogate: usize,
     /// Probability weights.
     pub pweights: Option<String>,
     /// Frequency weights.
@@ -104,6 +107,7 @@ impl Default for DTreeOptions {
             max_num_bins: None,
             x_val: 2,
             max_unordered_levels: 10,
+            max_surrogate: 0,
             pweights: None,
             fweights: None,
             seed: 1,
@@ -490,6 +494,7 @@ fn problem(
         min_gain: 0.0,
         m_try: None,
         max_exhaustive_levels: options.max_unordered_levels.min(16),
+        max_surrogate: options.max_surrogate,
     };
     Ok(match method {
         DTreeMethod::Class => {

@@ -79,7 +79,11 @@ impl Criterion {
                 if w <= 0.0 {
                     return 0.0;
                 }
-                if k == 2 { v[2] / w } else { v[1 + majority] / w }
+                if k == 2 {
+                    v[2] / w
+                } else {
+                    v[1 + majority] / w
+                }
             }
             Criterion::Anova => {
                 if v[1] > 0.0 {
@@ -131,6 +135,65 @@ pub struct Split {
     pub missing_left: bool,
     /// The decrease in impurity.
     pub improve: f64,
+    /// Surrogate splits, best first: for a row whose split variable is missing, the first
+    /// surrogate whose variable is present decides (rpart's `use_surrogate = 2`); with none,
+    /// `missing_left` does.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub surrogates: Vec<Surrogate>,
+}
+
+/// A split on another variable that sends rows the way the primary split does.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Surrogate {
+    /// The predictor.
+    pub var: usize,
+    /// Rows it sends left by this rule go right instead when `flip` is set.
+    pub rule: Rule,
+    /// Whether the rule's sides are swapped.
+    pub flip: bool,
+    /// The share of training rows (with both variables present) it sends the primary's way.
+    pub agreement: f64,
+}
+
+/// Where a split sends a row, given a lookup of the row's bin code per predictor (`None` for
+/// missing).
+fn route(split: &Split, code: impl Fn(usize) -> Option<u16>) -> bool {
+    if let Some(c) = code(split.var) {
+        return rule_left(&split.rule, c);
+    }
+    for s in &split.surrogates {
+        if let Some(c) = code(s.var) {
+            return rule_left(&s.rule, c) != s.flip;
+        }
+    }
+    split.missing_left
+}
+
+#[inline]
+fn rule_left(rule: &Rule, c: u16) -> bool {
+    match rule {
+        Rule::Below { bin, .. } => c <= *bin,
+        Rule::Levels(set) => set.get(c as usize).copied().unwrap_or(false),
+    }
+}
+
+/// [`route`] on raw values: continuous values against cut points, factors by level index.
+fn route_values(split: &Split, values: &[f64]) -> bool {
+    let go = |rule: &Rule, x: f64| match rule {
+        Rule::Below { value, .. } => x <= *value,
+        Rule::Levels(set) => set.get(x as usize).copied().unwrap_or(false),
+    };
+    let x = values[split.var];
+    if !x.is_nan() {
+        return go(&split.rule, x);
+    }
+    for s in &split.surrogates {
+        let x = values[s.var];
+        if !x.is_nan() {
+            return go(&s.rule, x) != s.flip;
+        }
+    }
+    split.missing_left
 }
 
 /// A node of a tree; children are indexes into the tree's node list.
@@ -179,6 +242,8 @@ pub(crate) struct Limits {
     pub m_try: Option<usize>,
     /// Multiclass factors with at most this many levels present get an exhaustive subset search.
     pub max_exhaustive_levels: usize,
+    /// Surrogate splits kept per split (0: none).
+    pub max_surrogate: usize,
 }
 
 /// Rows at which building a histogram is spread over predictors in parallel.
@@ -232,8 +297,8 @@ pub(crate) fn grow(
         {
             continue;
         }
-        let hist =
-            hist.unwrap_or_else(|| build_hist(features, stats, &rows[lo..hi], s, &offsets, hist_len));
+        let hist = hist
+            .unwrap_or_else(|| build_hist(features, stats, &rows[lo..hi], s, &offsets, hist_len));
         // The predictors to try.
         let tried: &[usize] = match (limits.m_try, rng.as_deref_mut()) {
             (Some(m), Some(rng)) if m < nf => {
@@ -255,7 +320,14 @@ pub(crate) fn grow(
         for &f in &tried_sorted {
             let h = &hist[offsets[f]..offsets[f + 1]];
             let found = if features.factor[f] {
-                best_level_split(h, features.nbins[f], &node_stats, criterion, limits, majority)
+                best_level_split(
+                    h,
+                    features.nbins[f],
+                    &node_stats,
+                    criterion,
+                    limits,
+                    majority,
+                )
             } else {
                 best_bin_split(h, features.nbins[f], &node_stats, criterion, limits)
             };
@@ -276,32 +348,37 @@ pub(crate) fn grow(
                             rule,
                             missing_left,
                             improve: gain,
+                            surrogates: Vec::new(),
                         },
                         left,
                     ));
                 }
             }
         }
-        let Some((gain, split, left_stats)) = best else {
+        let Some((gain, mut split, mut left_stats)) = best else {
             continue;
         };
         if !(gain > limits.min_gain.max(1e-12 * parent_imp.abs())) {
             continue;
         }
+        if limits.max_surrogate > 0 {
+            split.surrogates = surrogates(
+                features,
+                stats,
+                s,
+                &rows[lo..hi],
+                &split,
+                limits.max_surrogate,
+            );
+        }
         // Partition the rows, stably: left rows first.
-        let f = split.var;
-        let codes = &features.codes[f];
-        let missing = features.nbins[f] as u16;
-        let goes_left = |r: u32| -> bool {
-            let c = codes[r as usize];
-            if c == missing {
-                return split.missing_left;
-            }
-            match &split.rule {
-                Rule::Below { bin, .. } => c <= *bin,
-                Rule::Levels(set) => set[c as usize],
+        let code_of = |r: usize| {
+            move |v: usize| {
+                let c = features.codes[v][r];
+                (c as usize != features.nbins[v]).then_some(c)
             }
         };
+        let goes_left = |r: u32| -> bool { route(&split, code_of(r as usize)) };
         scratch.clear();
         let mut w = lo;
         for i in lo..hi {
@@ -315,6 +392,18 @@ pub(crate) fn grow(
         }
         rows[w..hi].copy_from_slice(&scratch);
         let mid = w;
+        if !split.surrogates.is_empty() {
+            // Surrogates may send missing rows another way than scoring assumed: sum the left.
+            left_stats.iter_mut().for_each(|v| *v = 0.0);
+            for &r in &rows[lo..mid] {
+                let r = r as usize;
+                for (t, v) in left_stats.iter_mut().zip(&stats[r * s..r * s + s]) {
+                    *t += v;
+                }
+            }
+            // Rows with every surrogate missing go to the larger child (rpart's majority).
+            split.missing_left = left_stats[0] >= node_stats[0] - left_stats[0];
+        }
         let right_stats: Vec<f64> = node_stats
             .iter()
             .zip(&left_stats)
@@ -558,16 +647,12 @@ fn best_level_split(
 /// The leaf a row of bin codes reaches (training-time routing).
 pub(crate) fn leaf_of_codes(nodes: &[Node], features: &Features<'_>, r: usize) -> usize {
     let mut i = 0;
+    let code = |v: usize| {
+        let c = features.codes[v][r];
+        (c as usize != features.nbins[v]).then_some(c)
+    };
     while let Some(split) = &nodes[i].split {
-        let c = features.codes[split.var][r];
-        let left = if c as usize == features.nbins[split.var] {
-            split.missing_left
-        } else {
-            match &split.rule {
-                Rule::Below { bin, .. } => c <= *bin,
-                Rule::Levels(set) => set[c as usize],
-            }
-        };
+        let left = route(split, code);
         i = if left { nodes[i].left } else { nodes[i].right } as usize;
     }
     i
@@ -578,16 +663,95 @@ pub(crate) fn leaf_of_codes(nodes: &[Node], features: &Features<'_>, r: usize) -
 pub fn leaf_of_values(nodes: &[Node], values: &[f64]) -> usize {
     let mut i = 0;
     while let Some(split) = &nodes[i].split {
-        let x = values[split.var];
-        let left = if x.is_nan() {
-            split.missing_left
-        } else {
-            match &split.rule {
-                Rule::Below { value, .. } => x <= *value,
-                Rule::Levels(set) => set.get(x as usize).copied().unwrap_or(split.missing_left),
-            }
-        };
+        let left = route_values(split, values);
         i = if left { nodes[i].left } else { nodes[i].right } as usize;
     }
     i
+}
+
+/// The best surrogates of `split` among the other predictors, on the node's `rows` whose split
+/// variable is present: per predictor, the rule (and side) that sends the most rows (by count
+/// weight) the primary's way; kept when it beats sending every row to the majority side.
+fn surrogates(
+    features: &Features<'_>,
+    stats: &[f64],
+    s: usize,
+    rows: &[u32],
+    split: &Split,
+    max: usize,
+) -> Vec<Surrogate> {
+    let primary = split.var;
+    let pmiss = features.nbins[primary] as u16;
+    let dirs: Vec<(u32, bool, f64)> = rows
+        .iter()
+        .filter_map(|&r| {
+            let c = features.codes[primary][r as usize];
+            (c != pmiss).then(|| (r, rule_left(&split.rule, c), stats[r as usize * s]))
+        })
+        .collect();
+    let mut found: Vec<Surrogate> = Vec::new();
+    for v in 0..features.codes.len() {
+        if v == primary {
+            continue;
+        }
+        let nb = features.nbins[v];
+        let codes = &features.codes[v];
+        // Per bin: weight going left, right.
+        let mut h = vec![[0.0f64; 2]; nb];
+        for &(r, left, w) in &dirs {
+            let c = codes[r as usize] as usize;
+            if c < nb {
+                h[c][usize::from(!left)] += w;
+            }
+        }
+        let (tl, tr) = h.iter().fold((0.0, 0.0), |a, b| (a.0 + b[0], a.1 + b[1]));
+        let total = tl + tr;
+        if total <= 0.0 {
+            continue;
+        }
+        let majority = tl.max(tr);
+        let best: Option<(f64, Rule, bool)> = if features.factor[v] {
+            let set: Vec<bool> = h.iter().map(|b| b[0] >= b[1] && b[0] > 0.0).collect();
+            let agree: f64 = h.iter().map(|b| b[0].max(b[1])).sum();
+            Some((agree, Rule::Levels(set), false))
+        } else {
+            let (mut cl, mut cr) = (0.0, 0.0);
+            let mut best: Option<(f64, Rule, bool)> = None;
+            for (b, bin) in h.iter().enumerate().take(nb.saturating_sub(1)) {
+                cl += bin[0];
+                cr += bin[1];
+                let straight = cl + (tr - cr);
+                let flipped = cr + (tl - cl);
+                let (agree, flip) = if straight >= flipped {
+                    (straight, false)
+                } else {
+                    (flipped, true)
+                };
+                if best.as_ref().is_none_or(|x| agree > x.0) {
+                    best = Some((
+                        agree,
+                        Rule::Below {
+                            bin: b as u16,
+                            value: features.cuts[v][b],
+                        },
+                        flip,
+                    ));
+                }
+            }
+            best
+        };
+        if let Some((agree, rule, flip)) = best
+            && agree > majority + 1e-9 * total
+        {
+            found.push(Surrogate {
+                var: v,
+                rule,
+                flip,
+                agreement: agree / total,
+            });
+        }
+    }
+    found.sort_by(|a, b| b.agreement.total_cmp(&a.agreement).then(a.var.cmp(&b.var)));
+    found.truncate(max);
+    found
 }

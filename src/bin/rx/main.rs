@@ -13,6 +13,7 @@ mod predict;
 mod sources;
 mod step;
 mod summary;
+mod trees;
 
 use std::process::ExitCode;
 
@@ -62,6 +63,12 @@ enum Command {
     Cube(cube::CubeArgs),
     /// Contingency tables of counts, sums or means, with marginals and chi-square tests.
     Crosstabs(cube::CrossTabsArgs),
+    /// A decision tree (rpart's CART): --method class|anova, pruned by --cp, cp table by --x-val.
+    Dtree(trees::TreeArgs),
+    /// A random forest: --n-tree, --m-try, out-of-bag error, same forest whatever the threads.
+    Dforest(trees::TreeArgs),
+    /// Stochastic gradient boosting (gbm): --loss gaussian|bernoulli|multinomial, --learning-rate.
+    Btrees(trees::TreeArgs),
     /// Predictions of a saved model on data, with residuals, standard errors and intervals.
     Predict(predict::PredictArgs),
 }
@@ -84,6 +91,9 @@ fn main() -> ExitCode {
         Command::Cube(a) => cube::run_cube(a),
         Command::Crosstabs(a) => cube::run_crosstabs(a),
         Command::Predict(a) => predict::run(a),
+        Command::Dtree(a) => trees::run(trees::TreeKind::DTree, a),
+        Command::Dforest(a) => trees::run(trees::TreeKind::DForest, a),
+        Command::Btrees(a) => trees::run(trees::TreeKind::BTrees, a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

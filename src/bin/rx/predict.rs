@@ -23,6 +23,14 @@ pub enum TypeArg {
     Response,
     /// The linear predictor.
     Link,
+    /// Tree models: the mean or the predicted class (rpart's vector).
+    Vector,
+    /// Tree models: one probability column per class.
+    Prob,
+    /// Tree models: the predicted class.
+    Class,
+    /// Forests: the votes per class.
+    Vote,
 }
 
 /// The interval to write.
@@ -87,6 +95,10 @@ pub fn run(args: PredictArgs) -> Result<()> {
         .predict_type(match args.predict_type {
             TypeArg::Response => PredictType::Response,
             TypeArg::Link => PredictType::Link,
+            TypeArg::Vector => PredictType::Vector,
+            TypeArg::Prob => PredictType::Prob,
+            TypeArg::Class => PredictType::Class,
+            TypeArg::Vote => PredictType::Vote,
         })
         .compute_residuals(args.residuals)
         .compute_std_errors(args.std_errors)

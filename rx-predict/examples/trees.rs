@@ -1,0 +1,167 @@
+//! Times revoscale's tree models end to end (read the training file, bin, fit) and scores them on
+//! held-out data (AUC and accuracy of `Late`), for the side-by-side run with scikit-learn and
+//! LightGBM in `benches/peers/trees.sh`.
+//!
+//! ```sh
+//! cargo run --release -p rx-predict --example trees -- --train train.parquet --test test.parquet
+//!     [--only dtree,dforest,btrees,btrees_default] [--reps 1] [--n-tree 100]
+//! ```
+//!
+//! The formula is `F(Late) ~ CRSDepTime + DayOfWeek + Distance + UniqueCarrier` (the airline
+//! data of ../shared/peers/gen_data.py). Prints `key=value` lines on stdout, a log on stderr.
+
+/// The allocator of the `rx` binary.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use arrow::array::AsArray;
+use arrow::datatypes::Float64Type;
+use rx_core::{Error, Result, RxLocalSeq};
+use rx_data::{MemorySink, ParquetData};
+use rx_models::tree::{
+    BTreesOptions, DForestOptions, DTreeOptions, rx_btrees, rx_dforest, rx_dtree,
+};
+use rx_predict::{Model, PredictOptions, PredictType, rx_predict_default};
+
+const FORMULA: &str = "F(Late) ~ CRSDepTime + DayOfWeek + Distance + UniqueCarrier";
+
+fn arg<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> T {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The area under the ROC curve of `scores` for the 0/1 `truth` (ties count half).
+fn auc(scores: &[f64], truth: &[bool]) -> f64 {
+    let mut idx: Vec<usize> = (0..scores.len()).collect();
+    idx.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]));
+    let (mut rank_sum, mut pos) = (0.0, 0.0);
+    let mut i = 0;
+    while i < idx.len() {
+        let mut j = i;
+        while j + 1 < idx.len() && scores[idx[j + 1]] == scores[idx[i]] {
+            j += 1;
+        }
+        let mid = (i + j) as f64 / 2.0 + 1.0;
+        for &k in &idx[i..=j] {
+            if truth[k] {
+                rank_sum += mid;
+                pos += 1.0;
+            }
+        }
+        i = j + 1;
+    }
+    let neg = scores.len() as f64 - pos;
+    (rank_sum - pos * (pos + 1.0) / 2.0) / (pos * neg)
+}
+
+/// AUC and accuracy of a model's probability of `Late = 1` on the test file.
+fn score(model: &Model, test: &ParquetData) -> Result<(f64, f64)> {
+    let sink = MemorySink::new();
+    let options = PredictOptions::default()
+        .predict_type(PredictType::Prob)
+        .extra_vars_to_write(["Late"]);
+    rx_predict_default(model, test, &sink, &options)?;
+    let out = sink
+        .concat()?
+        .ok_or_else(|| Error::invalid("no predictions"))?;
+    let p = out
+        .column_by_name("Late_1_Prob")
+        .ok_or_else(|| Error::invalid("no Late_1_Prob column"))?;
+    let p: Vec<f64> = p.as_primitive::<Float64Type>().values().to_vec();
+    let late = arrow::compute::cast(
+        out.column_by_name("Late")
+            .ok_or_else(|| Error::invalid("no Late"))?,
+        &arrow::datatypes::DataType::Float64,
+    )
+    .map_err(|e| Error::arrow("Late", e))?;
+    let truth: Vec<bool> = late
+        .as_primitive::<Float64Type>()
+        .values()
+        .iter()
+        .map(|&v| v == 1.0)
+        .collect();
+    let right = p
+        .iter()
+        .zip(&truth)
+        .filter(|(p, t)| (**p > 0.5) == **t)
+        .count();
+    Ok((auc(&p, &truth), right as f64 / truth.len() as f64))
+}
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let train = PathBuf::from(arg(&args, "--train", "train.parquet".to_string()));
+    let test = PathBuf::from(arg(&args, "--test", "test.parquet".to_string()));
+    let only: String = arg(&args, "--only", "dtree,dforest,btrees".to_string());
+    let reps: usize = arg(&args, "--reps", 1);
+    let n_tree: usize = arg(&args, "--n-tree", 100);
+    let train = ParquetData::new(&train);
+    let test = ParquetData::new(&test);
+    eprintln!("threads: {}", rayon::current_num_threads());
+    for job in only.split(',').filter(|j| !j.is_empty()) {
+        let mut times = Vec::new();
+        let mut model: Option<Model> = None;
+        for _ in 0..reps.max(1) {
+            let t = Instant::now();
+            let m: Model = match job {
+                "dtree" => rx_dtree(
+                    FORMULA,
+                    &train,
+                    &DTreeOptions {
+                        max_depth: 10,
+                        min_split: 2,
+                        min_bucket: Some(1),
+                        x_val: 0,
+                        ..DTreeOptions::default()
+                    },
+                    &RxLocalSeq,
+                )?
+                .into(),
+                "dforest" => rx_dforest(
+                    FORMULA,
+                    &train,
+                    &DForestOptions {
+                        n_tree,
+                        max_depth: 10,
+                        ..DForestOptions::default()
+                    },
+                    &RxLocalSeq,
+                )?
+                .into(),
+                "btrees" | "btrees_default" => rx_btrees(
+                    FORMULA,
+                    &train,
+                    &BTreesOptions {
+                        n_tree,
+                        max_depth: 6,
+                        learning_rate: 0.1,
+                        max_num_bins: Some(255),
+                        min_bucket: 20,
+                        sample_rate: if job == "btrees" { 1.0 } else { 0.632 },
+                        ..BTreesOptions::default()
+                    },
+                    &RxLocalSeq,
+                )?
+                .into(),
+                other => return Err(Error::invalid(format!("unknown job {other}"))),
+            };
+            times.push(t.elapsed().as_secs_f64());
+            model = Some(m);
+        }
+        times.sort_by(f64::total_cmp);
+        let secs = times[times.len() / 2];
+        let model = model.ok_or_else(|| Error::invalid("no run"))?;
+        let (a, acc) = score(&model, &test)?;
+        eprintln!("{job}: {secs:.3} s, test AUC {a:.4}, accuracy {acc:.4}");
+        println!("{job}_seconds={secs}");
+        println!("{job}_auc={a}");
+        println!("{job}_accuracy={acc}");
+    }
+    Ok(())
+}
