@@ -5,11 +5,12 @@
 //! |---|---|---|
 //! | `response` / `vector` (default) | `<y>_Pred`: the mean | `<y>_Pred`: the class (a factor); for a bernoulli `rx_btrees`, the probability of the second level, as gbm's `response` |
 //! | `link` | as `response` | `rx_btrees`: the scores (log-odds); others as `response` |
-//! | `prob` | an error | `<y>_<level>_Prob` per class (a forest's vote shares) |
+//! | `prob` | an error | `<y>_<level>_Prob` per class (a forest's mean of its trees' leaf shares) |
 //! | `class` | an error | `<y>_Pred`: the class |
 //! | `vote` | an error | forests: `<y>_<level>_Vote`, the votes per class |
 //!
-//! Residuals (`<y>_Resid`, observed − predicted) are written for regression models. Rows with a
+//! `<y>` is the response's column (`Late` for `F(Late) ~ ...`), or the response as written when
+//! it is computed (`log(y)`). Residuals (`<y>_Resid`, observed − predicted) are written for regression models. Rows with a
 //! missing predictor are still scored: they follow the majority direction at that split.
 
 use std::sync::Arc;
@@ -21,6 +22,7 @@ use rayon::prelude::*;
 use rx_core::factor::{factor_type, make_factor};
 use rx_core::varinfo::with_levels;
 use rx_core::{DataSink, DataSource, Error, ReadOptions, Result, VarInfo, WriteMode, WriteOptions};
+use rx_models::design::{NumSource, ResponseSource};
 use rx_models::tree::{DTreeMethod, LossFunction, TreeSpec};
 
 use crate::model::Model;
@@ -44,7 +46,7 @@ enum Out {
 }
 
 /// Scores one row of predictor values.
-fn score_row(model: &Model, link: bool, values: &[f64]) -> RowScore {
+fn score_row(model: &Model, link: bool, prob: bool, values: &[f64]) -> RowScore {
     match model {
         Model::DTree(m) => {
             let leaf = m.leaf(values);
@@ -68,7 +70,11 @@ fn score_row(model: &Model, link: bool, values: &[f64]) -> RowScore {
                 let votes = m.votes(values);
                 let class = m.winner(&votes);
                 RowScore {
-                    values: votes.iter().map(|&v| v as f64).collect(),
+                    values: if prob {
+                        m.probabilities(values)
+                    } else {
+                        votes.iter().map(|&v| v as f64).collect()
+                    },
                     class,
                 }
             }
@@ -128,7 +134,12 @@ pub(crate) fn predict_trees(
         _ => true,
     };
     let bernoulli = matches!(model, Model::BTrees(m) if m.loss_function == LossFunction::Bernoulli);
-    let y = spec.response.name.clone();
+    // Output columns are named after the response's column (`Late_Pred` for `F(Late) ~ ...`).
+    let y = match &spec.response.source {
+        ResponseSource::Factor(f) => f.column().to_string(),
+        ResponseSource::Numeric(NumSource::Column(c)) => c.clone(),
+        ResponseSource::Numeric(_) => spec.response.name.clone(),
+    };
     let name = data.name();
     let schema = data.schema()?;
     for c in spec.predictor_columns() {
@@ -224,11 +235,6 @@ pub(crate) fn predict_trees(
             )));
         }
     }
-    let forest_prob = matches!(model, Model::DForest(_)) && t == PredictType::Prob;
-    let n_trees = match model {
-        Model::DForest(m) => m.trees.len() as f64,
-        _ => 1.0,
-    };
     let mut fields = Vec::with_capacity(out.len());
     for (n, src) in &out {
         let field = match src {
@@ -294,6 +300,7 @@ pub(crate) fn predict_trees(
         chunks: 0,
     };
     let link = t == PredictType::Link;
+    let prob = t == PredictType::Prob;
     for chunk in reader {
         let chunk = chunk?;
         let n = chunk.num_rows();
@@ -318,7 +325,7 @@ pub(crate) fn predict_trees(
                     for (b, c) in buf.iter_mut().zip(&cols) {
                         *b = c[r];
                     }
-                    score_row(model, link, buf)
+                    score_row(model, link, prob, buf)
                 },
             )
             .collect();
@@ -336,10 +343,7 @@ pub(crate) fn predict_trees(
                     ))
                 })?,
                 Out::Value(usize::MAX) => floats(scores.iter().map(|s| Some(1.0 - s.values[0]))),
-                Out::Value(i) => floats(scores.iter().map(|s| {
-                    let v = s.values[*i];
-                    Some(if forest_prob { v / n_trees } else { v })
-                })),
+                Out::Value(i) => floats(scores.iter().map(|s| Some(s.values[*i]))),
                 Out::Label => {
                     let codes: Int32Array = scores.iter().map(|s| Some(s.class as i32)).collect();
                     Arc::new(make_factor(codes, classes.as_deref().unwrap_or(&[]))?)

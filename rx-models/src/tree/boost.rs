@@ -7,14 +7,14 @@
 //! (K − 1)/K-scaled step per class (multinomial) — and adds it times `learning_rate`. The rows
 //! left out of a round give its out-of-bag deviance.
 
-use rand::seq::SliceRandom;
+use rand::Rng;
 use rayon::prelude::*;
 use rx_core::source::DataSource;
 use rx_core::{ComputeContext, Error, Result, RxOptions};
 use serde::{Deserialize, Serialize};
 
 use super::data::{Binned, TreeSpec, bin_data};
-use super::grow::{Criterion, Limits, Node, grow, leaf_of_codes, leaf_of_values};
+use super::grow::{Criterion, Dense, Limits, Node, grow_ranges, leaf_of_codes, leaf_of_values};
 use super::{FeatureInfo, importance, stream_rng};
 
 /// The loss boosting minimizes.
@@ -190,27 +190,6 @@ fn sigmoid(x: f64) -> f64 {
     1.0 / (1.0 + (-x).exp())
 }
 
-/// The deviance of one row (weight 1) given its scores.
-fn deviance(loss: LossFunction, y: f64, f: &[f64], buf: &mut [f64]) -> f64 {
-    match loss {
-        LossFunction::Gaussian => (y - f[0]) * (y - f[0]),
-        LossFunction::Bernoulli => {
-            // -2 (y f - log(1 + e^f)), computed without overflow.
-            let f = f[0];
-            let log1pexp = if f > 0.0 {
-                f + (-f).exp().ln_1p()
-            } else {
-                f.exp().ln_1p()
-            };
-            -2.0 * (y * f - log1pexp)
-        }
-        LossFunction::Multinomial => {
-            softmax(f, buf);
-            -2.0 * buf[y as usize].max(1e-300).ln()
-        }
-    }
-}
-
 /// Fits the boosted model on binned data.
 pub fn fit_binned(
     spec: TreeSpec,
@@ -302,7 +281,6 @@ pub fn fit_binned(
     let mut train_error = Vec::with_capacity(options.n_tree);
     let mut stats = vec![0.0; n * 3];
     let mut probs = vec![0.0; n * k];
-    let mut order: Vec<u32> = (0..n as u32).collect();
     let mut in_bag = vec![false; n];
     let scale = if k > 1 {
         (k - 1) as f64 / k as f64
@@ -310,89 +288,53 @@ pub fn fit_binned(
         1.0
     };
     const CHUNK: usize = 8192;
-    for round in 0..options.n_tree {
-        let mut rng = stream_rng(options.seed, round as u64);
-        // Sample without replacement: a partial shuffle of all rows, the sample sorted.
-        order
-            .iter_mut()
+    // Each round starts with one pass over all rows that turns the scores into probabilities
+    // and adds up the deviance of the previous round's state (in and out of its sample).
+    for round in 0..=options.n_tree {
+        let bag = &in_bag;
+        let (din, win, dout, wout) = probs
+            .par_chunks_mut(CHUNK * k)
+            .zip(f.par_chunks(CHUNK * k))
             .enumerate()
-            .for_each(|(i, o)| *o = i as u32);
-        order.partial_shuffle(&mut rng, draws);
-        let mut sample: Vec<u32> = order[..draws].to_vec();
-        sample.sort_unstable();
-        in_bag.iter_mut().for_each(|b| *b = false);
-        sample.iter().for_each(|&r| in_bag[r as usize] = true);
-        if k > 1 {
-            probs
-                .par_chunks_mut(CHUNK * k)
-                .zip(f.par_chunks(CHUNK * k))
-                .for_each(|(p, fs)| {
-                    for (pi, fi) in p.chunks_mut(k).zip(fs.chunks(k)) {
-                        softmax(fi, pi);
-                    }
-                });
-        }
-        for class in 0..k {
-            // Gradients and hessians of the loss at the current scores.
-            stats
-                .par_chunks_mut(CHUNK * 3)
-                .enumerate()
-                .for_each(|(c, st)| {
-                    for (i, s) in st.chunks_mut(3).enumerate() {
-                        let r = c * CHUNK + i;
-                        let (g, h) = match loss {
-                            LossFunction::Gaussian => (f[r] - y[r], 1.0),
-                            LossFunction::Bernoulli => {
-                                let p = sigmoid(f[r]);
-                                (p - y[r], (p * (1.0 - p)).max(1e-16))
-                            }
-                            LossFunction::Multinomial => {
-                                let p = probs[r * k + class];
-                                let t = if y[r] as usize == class { 1.0 } else { 0.0 };
-                                (p - t, (p * (1.0 - p)).max(1e-16))
-                            }
-                        };
-                        let c = data.count_of(r);
-                        s[0] = c;
-                        s[1] = w[r] * g;
-                        s[2] = w[r] * h;
-                    }
-                });
-            let mut rows = sample.clone();
-            let nodes = grow(&features, &stats, &mut rows, criterion, &limits, None);
-            let values: Vec<f64> = nodes
-                .iter()
-                .map(|nd| {
-                    if nd.split.is_some() || nd.stats[2] <= 0.0 {
-                        0.0
-                    } else {
-                        -options.learning_rate * scale * nd.stats[1] / nd.stats[2]
-                    }
-                })
-                .collect();
-            f.par_chunks_mut(CHUNK * k).enumerate().for_each(|(c, fs)| {
-                for (i, fr) in fs.chunks_mut(k).enumerate() {
-                    let r = c * CHUNK + i;
-                    fr[class] += values[leaf_of_codes(&nodes, &features, r)];
-                }
-            });
-            trees.push(BoostTree { nodes, values });
-        }
-        // Deviances of the rows in and out of this round's sample.
-        let (din, win, dout, wout) = f
-            .par_chunks(CHUNK * k)
-            .enumerate()
-            .map(|(c, fs)| {
-                let mut buf = vec![0.0; k];
+            .map(|(c, (p, fs))| {
                 let mut acc = (0.0, 0.0, 0.0, 0.0);
-                for (i, fr) in fs.chunks(k).enumerate() {
+                for (i, (pi, fi)) in p.chunks_mut(k).zip(fs.chunks(k)).enumerate() {
                     let r = c * CHUNK + i;
-                    let d = w[r] * deviance(loss, y[r], fr, &mut buf);
-                    if in_bag[r] {
-                        acc.0 += d;
+                    let d = match loss {
+                        LossFunction::Gaussian => {
+                            pi[0] = fi[0];
+                            (y[r] - fi[0]) * (y[r] - fi[0])
+                        }
+                        LossFunction::Bernoulli => {
+                            let q = sigmoid(fi[0]);
+                            pi[0] = q;
+                            if round == 0 {
+                                continue;
+                            }
+                            // −2 (y f − log(1 + e^f)), with log(1 + e^f) = −log(1 − p).
+                            let l = if fi[0] > 30.0 {
+                                fi[0]
+                            } else {
+                                -(1.0 - q).ln()
+                            };
+                            -2.0 * (y[r] * fi[0] - l)
+                        }
+                        LossFunction::Multinomial => {
+                            softmax(fi, pi);
+                            if round == 0 {
+                                continue;
+                            }
+                            -2.0 * pi[y[r] as usize].max(1e-300).ln()
+                        }
+                    };
+                    if round == 0 {
+                        continue;
+                    }
+                    if bag[r] {
+                        acc.0 += w[r] * d;
                         acc.1 += w[r];
                     } else {
-                        acc.2 += d;
+                        acc.2 += w[r] * d;
                         acc.3 += w[r];
                     }
                 }
@@ -403,8 +345,97 @@ pub fn fit_binned(
             .fold((0.0, 0.0, 0.0, 0.0), |a, b| {
                 (a.0 + b.0, a.1 + b.1, a.2 + b.2, a.3 + b.3)
             });
-        train_error.push(din / win);
-        oob_error.push(if wout > 0.0 { dout / wout } else { f64::NAN });
+        if round > 0 {
+            train_error.push(din / win);
+            oob_error.push(if wout > 0.0 { dout / wout } else { f64::NAN });
+        }
+        if round == options.n_tree {
+            break;
+        }
+        let mut rng = stream_rng(options.seed, round as u64);
+        // Sample without replacement, in row order (Knuth's selection sampling: row r is taken
+        // with probability needed / remaining).
+        let sample: Vec<u32> = if draws == n {
+            (0..n as u32).collect()
+        } else {
+            let mut out = Vec::with_capacity(draws);
+            let mut needed = draws;
+            for r in 0..n {
+                if needed == 0 {
+                    break;
+                }
+                if rng.random_range(0..n - r) < needed {
+                    out.push(r as u32);
+                    needed -= 1;
+                }
+            }
+            out
+        };
+        in_bag.iter_mut().for_each(|b| *b = false);
+        sample.iter().for_each(|&r| in_bag[r as usize] = true);
+        for class in 0..k {
+            // Gradients and hessians of the loss at the round's starting scores.
+            stats
+                .par_chunks_mut(CHUNK * 3)
+                .enumerate()
+                .for_each(|(c, st)| {
+                    for (i, s) in st.chunks_mut(3).enumerate() {
+                        let r = c * CHUNK + i;
+                        let p = probs[r * k + class];
+                        let (g, h) = match loss {
+                            LossFunction::Gaussian => (p - y[r], 1.0),
+                            LossFunction::Bernoulli => (p - y[r], (p * (1.0 - p)).max(1e-16)),
+                            LossFunction::Multinomial => {
+                                let t = if y[r] as usize == class { 1.0 } else { 0.0 };
+                                (p - t, (p * (1.0 - p)).max(1e-16))
+                            }
+                        };
+                        s[0] = data.count_of(r);
+                        s[1] = w[r] * g;
+                        s[2] = w[r] * h;
+                    }
+                });
+            let mut rows = sample.clone();
+            let dense = Dense {
+                stats: &stats,
+                stride: 3,
+            };
+            let (nodes, ranges) =
+                grow_ranges(&features, &dense, &mut rows, criterion, &limits, None);
+            let values: Vec<f64> = nodes
+                .iter()
+                .map(|nd| {
+                    if nd.split.is_some() || nd.stats[2] <= 0.0 {
+                        0.0
+                    } else {
+                        -options.learning_rate * scale * nd.stats[1] / nd.stats[2]
+                    }
+                })
+                .collect();
+            // The sampled rows by their leaves' ranges; the others through the tree.
+            for (id, node) in nodes.iter().enumerate() {
+                if node.split.is_none() {
+                    let (lo, hi) = ranges[id];
+                    let v = values[id];
+                    for &r in &rows[lo as usize..hi as usize] {
+                        f[r as usize * k + class] += v;
+                    }
+                }
+            }
+            if draws < n {
+                f.par_chunks_mut(CHUNK * k)
+                    .enumerate()
+                    .for_each(|(c, fs)| {
+                        for (i, fr) in fs.chunks_mut(k).enumerate() {
+                            let r = c * CHUNK + i;
+                            if !in_bag[r] {
+                                fr[class] += values[leaf_of_codes(&nodes, &features, r)];
+                            }
+                        }
+                    });
+            }
+            trees.push(BoostTree { nodes, values });
+        }
     }
     let imp = importance(
         &spec,

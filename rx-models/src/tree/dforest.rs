@@ -14,8 +14,8 @@ use rx_core::{ComputeContext, Error, Result, RxOptions};
 use serde::{Deserialize, Serialize};
 
 use super::data::{Binned, TreeSpec, bin_data_with_strata};
-use super::dtree::{DTreeMethod, anova_stats, class_stats};
-use super::grow::{Criterion, Limits, Node, grow, leaf_of_codes};
+use super::dtree::{DTreeMethod, grow_on};
+use super::grow::{Criterion, Limits, Node, leaf_of_codes};
 use super::{FeatureInfo, importance, stream_rng};
 
 /// revoscalepy's `rx_dforest` arguments.
@@ -204,11 +204,11 @@ pub fn fit_binned(
     }
     let info = FeatureInfo::new(&spec);
     let features = info.features(data);
-    let (criterion, base) = match method {
-        DTreeMethod::Class => (Criterion::Gini { k }, class_stats(data, k, &vec![1.0; k])),
-        DTreeMethod::Anova => (Criterion::Anova, anova_stats(data)),
+    let ones = vec![1.0; k];
+    let (criterion, class_scale) = match method {
+        DTreeMethod::Class => (Criterion::Gini { k }, Some(ones.as_slice())),
+        DTreeMethod::Anova => (Criterion::Anova, None),
     };
-    let s = criterion.stride();
     let limits = Limits {
         max_depth: options.max_depth,
         min_split: options.min_split.max(2) as f64,
@@ -250,65 +250,73 @@ pub fn fit_binned(
     let _ = ymean;
     let mut trees = Vec::with_capacity(options.n_tree);
     let mut oob_error = Vec::with_capacity(options.n_tree);
+    // Each row's current out-of-bag error (weighted), and their sums.
+    let mut row_err = vec![0.0; n];
+    let (mut err_sum, mut w_sum) = (0.0, 0.0);
     let batch = rayon::current_num_threads().max(1) * 2;
     let mut t0 = 0;
     while t0 < options.n_tree {
         let t1 = (t0 + batch).min(options.n_tree);
-        let grown: Vec<(Vec<Node>, Vec<u32>)> = (t0..t1)
+        // Each tree comes back with its out-of-bag predictions: (row, class or value).
+        let grown: Vec<(Vec<Node>, Vec<(u32, f64)>)> = (t0..t1)
             .into_par_iter()
             .map(|t| {
                 let mut rng = stream_rng(options.seed, t as u64);
                 let mult = sample_counts(&groups, n, rate, options.replace, &mut rng);
-                let mut stats = base.clone();
-                let mut rows = Vec::with_capacity(n);
-                for (r, &m) in mult.iter().enumerate() {
-                    if m > 0 {
-                        rows.push(r as u32);
-                        if m > 1 {
-                            stats[r * s..r * s + s]
-                                .iter_mut()
-                                .for_each(|v| *v *= m as f64);
-                        }
-                    }
-                }
-                let nodes = grow(
+                let mut rows: Vec<u32> = (0..n as u32).filter(|&r| mult[r as usize] > 0).collect();
+                let nodes = grow_on(
+                    data,
                     &features,
-                    &stats,
+                    class_scale,
+                    Some(&mult),
                     &mut rows,
                     criterion,
                     &limits,
                     Some(&mut rng),
                 );
-                (nodes, mult)
+                let oob: Vec<(u32, f64)> = (0..n)
+                    .filter(|&r| mult[r] == 0)
+                    .map(|r| {
+                        let leaf = &nodes[leaf_of_codes(&nodes, &features, r)];
+                        let v = if k > 0 {
+                            majority(&leaf.stats) as f64
+                        } else {
+                            leaf.stats[2] / leaf.stats[1]
+                        };
+                        (r as u32, v)
+                    })
+                    .collect();
+                (nodes, oob)
             })
             .collect();
-        for (nodes, mult) in grown {
-            // Out-of-bag predictions of this tree.
-            for r in (0..n).filter(|&r| mult[r] == 0) {
-                let leaf = &nodes[leaf_of_codes(&nodes, &features, r)];
-                counts[r] += 1;
-                if k > 0 {
-                    votes[r * k + majority(&leaf.stats)] += 1;
+        for (nodes, oob) in grown {
+            // Add this tree's out-of-bag predictions; the error changes only on their rows.
+            for (r, v) in oob {
+                let r = r as usize;
+                let w = data.weight_of(r);
+                if counts[r] > 0 {
+                    err_sum -= row_err[r];
                 } else {
-                    sums[r] += leaf.stats[2] / leaf.stats[1];
+                    w_sum += w;
                 }
+                counts[r] += 1;
+                row_err[r] = if k > 0 {
+                    votes[r * k + v as usize] += 1;
+                    let c = vote_winner(&votes[r * k..r * k + k], &cutoff);
+                    if c != data.y[r] as usize { w } else { 0.0 }
+                } else {
+                    sums[r] += v;
+                    let d = sums[r] / counts[r] as f64 - data.y[r];
+                    w * d * d
+                };
+                err_sum += row_err[r];
             }
             trees.push(nodes);
-            let (mut err, mut wsum) = (0.0, 0.0);
-            for r in (0..n).filter(|&r| counts[r] > 0) {
-                let w = data.weight_of(r);
-                wsum += w;
-                if k > 0 {
-                    let c = vote_winner(&votes[r * k..r * k + k], &cutoff);
-                    if c != data.y[r] as usize {
-                        err += w;
-                    }
-                } else {
-                    let d = sums[r] / counts[r] as f64 - data.y[r];
-                    err += w * d * d;
-                }
-            }
-            let error = if wsum > 0.0 { err / wsum } else { f64::NAN };
+            let error = if w_sum > 0.0 {
+                err_sum.max(0.0) / w_sum
+            } else {
+                f64::NAN
+            };
             oob_error.push(OobError {
                 trees: trees.len(),
                 error,
@@ -415,6 +423,25 @@ impl RxDForest {
     pub fn mean(&self, values: &[f64]) -> f64 {
         let s: f64 = self.leaves(values).map(|l| l.stats[2] / l.stats[1]).sum();
         s / self.trees.len() as f64
+    }
+
+    /// Class probabilities for a row (classification): the mean over the trees of each leaf's
+    /// class shares, as scikit-learn's forests give them (votes rank rows poorly when one class
+    /// is rare: most trees then vote for the common class everywhere).
+    pub fn probabilities(&self, values: &[f64]) -> Vec<f64> {
+        let k = self.cutoff.len();
+        let mut p = vec![0.0; k];
+        for leaf in self.leaves(values) {
+            let w: f64 = leaf.stats[1..].iter().sum();
+            if w > 0.0 {
+                for (pi, c) in p.iter_mut().zip(&leaf.stats[1..]) {
+                    *pi += c / w;
+                }
+            }
+        }
+        let t = self.trees.len() as f64;
+        p.iter_mut().for_each(|x| *x /= t);
+        p
     }
 
     /// The winning class for votes.

@@ -16,7 +16,7 @@ use rx_core::{ComputeContext, Error, Result, RxOptions};
 use serde::{Deserialize, Serialize};
 
 use super::data::{Binned, TreeSpec, bin_data};
-use super::grow::{Criterion, Limits, Node, Rule, grow, leaf_of_codes};
+use super::grow::{AnovaRows, ClassRows, Criterion, Limits, Node, Rule, grow, leaf_of_codes};
 use super::{FeatureInfo, importance, stream_rng};
 
 /// Classification or regression.
@@ -289,25 +289,41 @@ fn class_setup(data: &Binned, k: usize, options: &DTreeOptions) -> Result<ClassS
     })
 }
 
-/// The per-row sums the grower takes.
-pub(crate) fn class_stats(data: &Binned, k: usize, scale: &[f64]) -> Vec<f64> {
-    let s = 1 + k;
-    let mut stats = vec![0.0; data.len() * s];
-    for r in 0..data.len() {
-        let c = data.y[r] as usize;
-        stats[r * s] = data.count_of(r);
-        stats[r * s + 1 + c] = data.weight_of(r) * scale[c];
+/// Grows a tree on `rows` of the binned data: classification when `class_scale` (the class
+/// weight factors) is given, regression otherwise; each row counted `mult[r]` times when given.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn grow_on(
+    data: &Binned,
+    features: &super::grow::Features<'_>,
+    class_scale: Option<&[f64]>,
+    mult: Option<&[u32]>,
+    rows: &mut [u32],
+    criterion: Criterion,
+    limits: &Limits,
+    rng: Option<&mut rand::rngs::StdRng>,
+) -> Vec<Node> {
+    let (count, weight) = (data.count.as_deref(), data.weight.as_deref());
+    match class_scale {
+        Some(scale) => {
+            let rs = ClassRows {
+                y: &data.y,
+                count,
+                weight,
+                scale,
+                mult,
+            };
+            grow(features, &rs, rows, criterion, limits, rng)
+        }
+        None => {
+            let rs = AnovaRows {
+                y: &data.y,
+                count,
+                weight,
+                mult,
+            };
+            grow(features, &rs, rows, criterion, limits, rng)
+        }
     }
-    stats
-}
-
-pub(crate) fn anova_stats(data: &Binned) -> Vec<f64> {
-    let mut stats = vec![0.0; data.len() * 4];
-    for r in 0..data.len() {
-        let (w, y) = (data.weight_of(r), data.y[r]);
-        stats[r * 4..r * 4 + 4].copy_from_slice(&[data.count_of(r), w, w * y, w * y * y]);
-    }
-    stats
 }
 
 /// What a tree needs to turn node sums into predictions and risks.
@@ -472,7 +488,6 @@ fn prune(nodes: &[Node], cp: &[f64], alpha: f64, prune_all_at_alpha: bool) -> Ve
 
 struct Problem {
     criterion: Criterion,
-    stats: Vec<f64>,
     class: Option<ClassSetup>,
     limits: Limits,
 }
@@ -506,14 +521,12 @@ fn problem(
             };
             Problem {
                 criterion,
-                stats: class_stats(data, k, &setup.weight_scale),
                 class: Some(setup),
                 limits,
             }
         }
         DTreeMethod::Anova => Problem {
             criterion: Criterion::Anova,
-            stats: anova_stats(data),
             class: None,
             limits,
         },
@@ -541,7 +554,8 @@ pub fn fit_binned(
         loss: &loss,
     };
     let mut rows: Vec<u32> = (0..data.len() as u32).collect();
-    let full = grow(&features, &p.stats, &mut rows, p.criterion, &p.limits, None);
+    let scale = p.class.as_ref().map(|c| c.weight_scale.as_slice());
+    let full = grow_on(data, &features, scale, None, &mut rows, p.criterion, &p.limits, None);
     let risk: Vec<f64> = full.iter().map(|n| scorer.risk(&n.stats)).collect();
     let root_risk = risk[0];
     let node_cp = complexities(&full, &risk);
@@ -639,7 +653,8 @@ fn cross_validate(
     let mut losses = vec![vec![0.0; n]; table.len()];
     for f in 0..k {
         let mut rows: Vec<u32> = (0..n as u32).filter(|&r| fold[r as usize] != f).collect();
-        let tree = grow(features, &p.stats, &mut rows, p.criterion, &p.limits, None);
+        let scale = p.class.as_ref().map(|c| c.weight_scale.as_slice());
+        let tree = grow_on(data, features, scale, None, &mut rows, p.criterion, &p.limits, None);
         let risk: Vec<f64> = tree.iter().map(|n| scorer.risk(&n.stats)).collect();
         let cp = complexities(&tree, &risk);
         let fold_scale = if risk[0] > 0.0 { risk[0] } else { 1.0 };

@@ -218,6 +218,102 @@ impl Node {
     }
 }
 
+/// The sums each row adds to a histogram (see [`Criterion`] for their layout). Implemented on
+/// the training columns themselves, so no per-row copy of the sums is made.
+pub(crate) trait RowStats: Sync {
+    /// Adds row `r`'s sums to `dst` (one slot per sum).
+    fn add(&self, r: usize, dst: &mut [f64]);
+
+    /// Adds the sums of `rows` to the histogram `h` of a predictor with bin `codes` (`s` sums
+    /// per bin).
+    fn fill(&self, codes: &[u16], rows: &[u32], s: usize, h: &mut [f64]) {
+        for &r in rows {
+            let r = r as usize;
+            let b = codes[r] as usize * s;
+            self.add(r, &mut h[b..b + s]);
+        }
+    }
+}
+
+/// Sums stored row by row (boosting's gradients and hessians).
+pub(crate) struct Dense<'a> {
+    pub stats: &'a [f64],
+    pub stride: usize,
+}
+
+impl RowStats for Dense<'_> {
+    #[inline]
+    fn add(&self, r: usize, dst: &mut [f64]) {
+        let s = self.stride;
+        for (d, v) in dst.iter_mut().zip(&self.stats[r * s..r * s + s]) {
+            *d += v;
+        }
+    }
+
+    fn fill(&self, codes: &[u16], rows: &[u32], s: usize, h: &mut [f64]) {
+        if s != 3 || self.stride != 3 {
+            for &r in rows {
+                let r = r as usize;
+                let b = codes[r] as usize * s;
+                self.add(r, &mut h[b..b + s]);
+            }
+            return;
+        }
+        // Three sums per row and bin, as fixed-size arrays: no per-element bounds checks.
+        let (src, _) = self.stats.as_chunks::<3>();
+        let (dst, _) = h.as_chunks_mut::<3>();
+        for &r in rows {
+            let r = r as usize;
+            let v = src[r];
+            let d = &mut dst[codes[r] as usize];
+            d[0] += v[0];
+            d[1] += v[1];
+            d[2] += v[2];
+        }
+    }
+}
+
+/// Classification rows: count, then the class's weight (times its class factor); each row
+/// times its multiplicity in a sample, when given.
+pub(crate) struct ClassRows<'a> {
+    pub y: &'a [f64],
+    pub count: Option<&'a [f64]>,
+    pub weight: Option<&'a [f64]>,
+    pub scale: &'a [f64],
+    pub mult: Option<&'a [u32]>,
+}
+
+impl RowStats for ClassRows<'_> {
+    #[inline]
+    fn add(&self, r: usize, dst: &mut [f64]) {
+        let m = self.mult.map_or(1.0, |m| m[r] as f64);
+        let c = self.y[r] as usize;
+        dst[0] += self.count.map_or(1.0, |v| v[r]) * m;
+        dst[1 + c] += self.weight.map_or(1.0, |v| v[r]) * self.scale[c] * m;
+    }
+}
+
+/// Regression rows: count, weight, weighted y, weighted y²; times a multiplicity when given.
+pub(crate) struct AnovaRows<'a> {
+    pub y: &'a [f64],
+    pub count: Option<&'a [f64]>,
+    pub weight: Option<&'a [f64]>,
+    pub mult: Option<&'a [u32]>,
+}
+
+impl RowStats for AnovaRows<'_> {
+    #[inline]
+    fn add(&self, r: usize, dst: &mut [f64]) {
+        let m = self.mult.map_or(1.0, |m| m[r] as f64);
+        let w = self.weight.map_or(1.0, |v| v[r]) * m;
+        let y = self.y[r];
+        dst[0] += self.count.map_or(1.0, |v| v[r]) * m;
+        dst[1] += w;
+        dst[2] += w * y;
+        dst[3] += w * y * y;
+    }
+}
+
 /// The predictors as the grower sees them.
 pub(crate) struct Features<'a> {
     /// Bin codes per predictor, one per row.
@@ -249,15 +345,28 @@ pub(crate) struct Limits {
 /// Rows at which building a histogram is spread over predictors in parallel.
 const PARALLEL_ROWS: usize = 20_000;
 
-/// Grows a tree on `rows` (which it reorders), each row contributing `stats[r * stride..]`.
-pub(crate) fn grow(
+/// Grows a tree on `rows` (which it reorders), each row contributing its sums from `stats`.
+pub(crate) fn grow<R: RowStats>(
     features: &Features<'_>,
-    stats: &[f64],
+    stats: &R,
+    rows: &mut [u32],
+    criterion: Criterion,
+    limits: &Limits,
+    rng: Option<&mut StdRng>,
+) -> Vec<Node> {
+    grow_ranges(features, stats, rows, criterion, limits, rng).0
+}
+
+/// [`grow`], also returning each node's range of `rows` (after the call, a leaf's rows are
+/// `rows[lo..hi]`).
+pub(crate) fn grow_ranges<R: RowStats>(
+    features: &Features<'_>,
+    stats: &R,
     rows: &mut [u32],
     criterion: Criterion,
     limits: &Limits,
     mut rng: Option<&mut StdRng>,
-) -> Vec<Node> {
+) -> (Vec<Node>, Vec<(u32, u32)>) {
     let s = criterion.stride();
     let nf = features.codes.len();
     let mut offsets = Vec::with_capacity(nf + 1);
@@ -271,10 +380,7 @@ pub(crate) fn grow(
 
     let mut root = vec![0.0; s];
     for &r in rows.iter() {
-        let r = r as usize;
-        for (t, v) in root.iter_mut().zip(&stats[r * s..r * s + s]) {
-            *t += v;
-        }
+        stats.add(r as usize, &mut root);
     }
     let mut nodes = vec![Node {
         split: None,
@@ -283,6 +389,7 @@ pub(crate) fn grow(
         depth: 0,
         stats: root,
     }];
+    let mut ranges: Vec<(u32, u32)> = vec![(0, rows.len() as u32)];
     // (node, first row, end row, histogram if already known)
     let mut stack: Vec<(usize, usize, usize, Option<Vec<f64>>)> = vec![(0, 0, rows.len(), None)];
     let mut scratch: Vec<u32> = Vec::new();
@@ -378,16 +485,43 @@ pub(crate) fn grow(
                 (c as usize != features.nbins[v]).then_some(c)
             }
         };
-        let goes_left = |r: u32| -> bool { route(&split, code_of(r as usize)) };
         scratch.clear();
         let mut w = lo;
-        for i in lo..hi {
-            let r = rows[i];
-            if goes_left(r) {
+        if split.surrogates.is_empty() {
+            // Where each bin of the split variable goes (the missing bin last).
+            let codes = &features.codes[split.var];
+            let nb = features.nbins[split.var];
+            let lut: Vec<bool> = (0..=nb)
+                .map(|c| {
+                    if c == nb {
+                        split.missing_left
+                    } else {
+                        rule_left(&split.rule, c as u16)
+                    }
+                })
+                .collect();
+            // Branch-free: each row is written to both sides, and only its side advances
+            // (the direction is unpredictable, so a branch would miss half the time).
+            scratch.resize(hi - lo, 0);
+            let mut j = 0;
+            for i in lo..hi {
+                let r = rows[i];
+                let left = lut[codes[r as usize] as usize];
                 rows[w] = r;
-                w += 1;
-            } else {
-                scratch.push(r);
+                scratch[j] = r;
+                w += usize::from(left);
+                j += usize::from(!left);
+            }
+            scratch.truncate(j);
+        } else {
+            for i in lo..hi {
+                let r = rows[i];
+                if route(&split, code_of(r as usize)) {
+                    rows[w] = r;
+                    w += 1;
+                } else {
+                    scratch.push(r);
+                }
             }
         }
         rows[w..hi].copy_from_slice(&scratch);
@@ -396,10 +530,7 @@ pub(crate) fn grow(
             // Surrogates may send missing rows another way than scoring assumed: sum the left.
             left_stats.iter_mut().for_each(|v| *v = 0.0);
             for &r in &rows[lo..mid] {
-                let r = r as usize;
-                for (t, v) in left_stats.iter_mut().zip(&stats[r * s..r * s + s]) {
-                    *t += v;
-                }
+                stats.add(r as usize, &mut left_stats);
             }
             // Rows with every surrogate missing go to the larger child (rpart's majority).
             split.missing_left = left_stats[0] >= node_stats[0] - left_stats[0];
@@ -410,6 +541,8 @@ pub(crate) fn grow(
             .map(|(t, l)| t - l)
             .collect();
         let (l, r) = (nodes.len(), nodes.len() + 1);
+        ranges.push((lo as u32, mid as u32));
+        ranges.push((mid as u32, hi as u32));
         for st in [left_stats, right_stats] {
             nodes.push(Node {
                 split: None,
@@ -454,13 +587,13 @@ pub(crate) fn grow(
             stack.push((l, lo, mid, hl));
         }
     }
-    nodes
+    (nodes, ranges)
 }
 
 /// The histogram of `rows`: per predictor, per bin (the missing bin last), the sums of the rows.
-fn build_hist(
+fn build_hist<R: RowStats>(
     features: &Features<'_>,
-    stats: &[f64],
+    stats: &R,
     rows: &[u32],
     s: usize,
     offsets: &[usize],
@@ -475,20 +608,7 @@ fn build_hist(
         rest = b;
     }
     let fill = |(f, h): &mut (usize, &mut [f64])| {
-        let codes = &features.codes[*f];
-        match s {
-            3 => accumulate::<3>(codes, stats, rows, h),
-            4 => accumulate::<4>(codes, stats, rows, h),
-            _ => {
-                for &r in rows {
-                    let r = r as usize;
-                    let b = codes[r] as usize * s;
-                    for (d, v) in h[b..b + s].iter_mut().zip(&stats[r * s..r * s + s]) {
-                        *d += v;
-                    }
-                }
-            }
-        }
+        stats.fill(&features.codes[*f], rows, s, h);
     };
     if rows.len() >= PARALLEL_ROWS && parts.len() > 1 {
         parts.par_iter_mut().for_each(fill);
@@ -498,48 +618,31 @@ fn build_hist(
     hist
 }
 
-#[inline]
-fn accumulate<const S: usize>(codes: &[u16], stats: &[f64], rows: &[u32], h: &mut [f64]) {
-    for &r in rows {
-        let r = r as usize;
-        let b = codes[r] as usize * S;
-        let src: &[f64; S] = stats[r * S..r * S + S].try_into().expect("stride");
-        let dst: &mut [f64; S] = (&mut h[b..b + S]).try_into().expect("stride");
-        for k in 0..S {
-            dst[k] += src[k];
-        }
-    }
-}
-
 /// A candidate: the impurity of the two children, the rule, where missing values go, and the
 /// left child's sums.
 type Candidate = (f64, Rule, bool, Vec<f64>);
 
 /// Scores a split whose non-missing left rows sum to `left` (the missing rows go to the larger
-/// side); `None` when a child would be too small.
+/// side); `None` when a child would be too small. The children's sums are left in `l` and `r`.
 fn score(
     left: &[f64],
     missing: &[f64],
     total: &[f64],
     criterion: Criterion,
     limits: &Limits,
-) -> Option<(f64, bool, Vec<f64>)> {
-    let s = left.len();
+    l: &mut [f64],
+    r: &mut [f64],
+) -> Option<(f64, bool)> {
     let right_n = total[0] - missing[0] - left[0];
     let missing_left = left[0] >= right_n;
-    let mut l = left.to_vec();
-    if missing_left {
-        l.iter_mut().zip(missing).for_each(|(a, m)| *a += m);
+    for i in 0..l.len() {
+        l[i] = if missing_left { left[i] + missing[i] } else { left[i] };
+        r[i] = total[i] - l[i];
     }
-    let r: Vec<f64> = (0..s).map(|i| total[i] - l[i]).collect();
     if l[0] < limits.min_bucket || r[0] < limits.min_bucket || l[0] <= 0.0 || r[0] <= 0.0 {
         return None;
     }
-    Some((
-        criterion.impurity(&l) + criterion.impurity(&r),
-        missing_left,
-        l,
-    ))
+    Some((criterion.impurity(l) + criterion.impurity(r), missing_left))
 }
 
 /// Empty bins (allowing for the rounding of histogram subtraction).
@@ -557,6 +660,7 @@ fn best_bin_split(
     let s = total.len();
     let missing = &h[nb * s..nb * s + s];
     let mut left = vec![0.0; s];
+    let (mut l, mut r) = (vec![0.0; s], vec![0.0; s]);
     let mut best: Option<Candidate> = None;
     let present = total[0] - missing[0];
     for b in 0..nb.saturating_sub(1) {
@@ -568,7 +672,7 @@ fn best_bin_split(
         if left[0] >= present - 1e-9 {
             break;
         }
-        if let Some((imp, ml, l)) = score(&left, missing, total, criterion, limits)
+        if let Some((imp, ml)) = score(&left, missing, total, criterion, limits, &mut l, &mut r)
             && best.as_ref().is_none_or(|c| imp < c.0)
         {
             best = Some((
@@ -578,7 +682,7 @@ fn best_bin_split(
                     value: f64::NAN,
                 },
                 ml,
-                l,
+                l.clone(),
             ));
         }
     }
@@ -600,11 +704,12 @@ fn best_level_split(
         return None;
     }
     let mut best: Option<Candidate> = None;
-    let mut consider = |set: Vec<bool>, left: &[f64]| {
-        if let Some((imp, ml, l)) = score(left, missing, total, criterion, limits)
+    let (mut l, mut r) = (vec![0.0; s], vec![0.0; s]);
+    let mut consider = |set: &[bool], left: &[f64]| {
+        if let Some((imp, ml)) = score(left, missing, total, criterion, limits, &mut l, &mut r)
             && best.as_ref().is_none_or(|c| imp < c.0)
         {
-            best = Some((imp, Rule::Levels(set), ml, l));
+            best = Some((imp, Rule::Levels(set.to_vec()), ml, l.clone()));
         }
     };
     if criterion.multiclass() && present.len() <= limits.max_exhaustive_levels {
@@ -621,7 +726,7 @@ fn best_level_split(
                         .for_each(|(a, v)| *a += v);
                 }
             }
-            consider(set, &left);
+            consider(&set, &left);
         }
         return best;
     }
@@ -639,7 +744,7 @@ fn best_level_split(
         left.iter_mut()
             .zip(&h[b * s..b * s + s])
             .for_each(|(a, v)| *a += v);
-        consider(set.clone(), &left);
+        consider(&set, &left);
     }
     best
 }
@@ -672,9 +777,9 @@ pub fn leaf_of_values(nodes: &[Node], values: &[f64]) -> usize {
 /// The best surrogates of `split` among the other predictors, on the node's `rows` whose split
 /// variable is present: per predictor, the rule (and side) that sends the most rows (by count
 /// weight) the primary's way; kept when it beats sending every row to the majority side.
-fn surrogates(
+fn surrogates<R: RowStats>(
     features: &Features<'_>,
-    stats: &[f64],
+    stats: &R,
     s: usize,
     rows: &[u32],
     split: &Split,
@@ -686,7 +791,11 @@ fn surrogates(
         .iter()
         .filter_map(|&r| {
             let c = features.codes[primary][r as usize];
-            (c != pmiss).then(|| (r, rule_left(&split.rule, c), stats[r as usize * s]))
+            (c != pmiss).then(|| {
+                let mut one = vec![0.0; s];
+                stats.add(r as usize, &mut one);
+                (r, rule_left(&split.rule, c), one[0])
+            })
         })
         .collect();
     let mut found: Vec<Surrogate> = Vec::new();

@@ -133,6 +133,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
 
     models(dir, &xdf)?;
     etl(dir, &xdf_path)?;
+    trees(dir, &xdf)?;
 
     println!(
         "\nDone. Try: rx info {} --vars --head 5",
@@ -149,6 +150,110 @@ pub fn run(args: DemoArgs) -> Result<()> {
     println!(
         "     rx plot hist {} --var ArrDelay --by DayOfWeek --out delays.png",
         xdf_path.display()
+    );
+    println!(
+        "     rx btrees {} --formula \"F(Late) ~ CRSDepTime + DayOfWeek + Distance\" --n-tree 50 --max-depth 3 --json",
+        xdf_path.display()
+    );
+    Ok(())
+}
+
+/// Steps 18–20: a decision tree, a random forest and boosted trees, and their predictions.
+fn trees(dir: &std::path::Path, xdf: &XdfData) -> Result<()> {
+    use revoscale::core::RxLocalSeq;
+    use revoscale::models::tree::{
+        BTreesOptions, DForestOptions, DTreeOptions, rx_btrees, rx_dforest, rx_dtree,
+    };
+    use revoscale::predict::{Model, PredictOptions, PredictType, rx_predict_default};
+
+    step(
+        18,
+        "rx_dtree: a regression tree of arrival delay (pruned at cp = 0.01, 5-fold cp table)",
+    );
+    let tree = rx_dtree(
+        "ArrDelay ~ CRSDepTime + DayOfWeek + Distance",
+        xdf,
+        &DTreeOptions {
+            cp: 0.01,
+            x_val: 5,
+            max_depth: 4,
+            ..DTreeOptions::default()
+        },
+        &RxLocalSeq,
+    )?;
+    println!("{tree}");
+    for row in &tree.cptable {
+        println!(
+            "  CP {:.5}  nsplit {:>2}  rel error {:.5}  xerror {:.5}",
+            row.cp,
+            row.nsplit,
+            row.rel_error,
+            row.xerror.unwrap_or(f64::NAN)
+        );
+    }
+
+    step(
+        19,
+        "rx_dforest: 50 trees for Late; out-of-bag error; the same forest on any number of threads",
+    );
+    let forest = rx_dforest(
+        "F(Late) ~ CRSDepTime + DayOfWeek + Distance",
+        xdf,
+        &DForestOptions {
+            n_tree: 50,
+            seed: 7,
+            ..DForestOptions::default()
+        },
+        &RxLocalSeq,
+    )?;
+    if let Some(e) = forest.oob_error.last() {
+        println!(
+            "{} trees, m_try {}: out-of-bag error rate {:.2}%",
+            forest.trees.len(),
+            forest.m_try,
+            100.0 * e.error
+        );
+    }
+    for (name, v) in &forest.importance {
+        println!("  importance {name:<12} {v:>10.2}");
+    }
+
+    step(
+        20,
+        "rx_btrees: boosting (bernoulli loss) and its probabilities for every flight",
+    );
+    let boosted = rx_btrees(
+        "F(Late) ~ CRSDepTime + DayOfWeek + Distance",
+        xdf,
+        &BTreesOptions {
+            n_tree: 50,
+            max_depth: 3,
+            seed: 7,
+            ..BTreesOptions::default()
+        },
+        &RxLocalSeq,
+    )?;
+    println!(
+        "{} rounds: out-of-bag deviance {:.4} after the first, {:.4} after the last",
+        boosted.oob_error.len(),
+        boosted.oob_error.first().copied().unwrap_or(f64::NAN),
+        boosted.oob_error.last().copied().unwrap_or(f64::NAN)
+    );
+    let out = dir.join("late_prob.csv");
+    let summary = rx_predict_default(
+        &Model::from(boosted),
+        xdf,
+        &TextData::new(&out),
+        &PredictOptions::default()
+            .predict_type(PredictType::Prob)
+            .extra_vars_to_write(["Late"])
+            .overwrite(true),
+    )?;
+    println!(
+        "{} rows -> {} with columns {:?}",
+        summary.rows,
+        out.display(),
+        summary.columns
     );
     Ok(())
 }
