@@ -312,11 +312,7 @@ pub fn fit_binned(
                                 continue;
                             }
                             // −2 (y f − log(1 + e^f)), with log(1 + e^f) = −log(1 − p).
-                            let l = if fi[0] > 30.0 {
-                                fi[0]
-                            } else {
-                                -(1.0 - q).ln()
-                            };
+                            let l = if fi[0] > 30.0 { fi[0] } else { -(1.0 - q).ln() };
                             -2.0 * (y[r] * fi[0] - l)
                         }
                         LossFunction::Multinomial => {
@@ -360,11 +356,20 @@ pub fn fit_binned(
         } else {
             let mut out = Vec::with_capacity(draws);
             let mut needed = draws;
+            // One uniform per row from SplitMix64, seeded by the round's generator (a ChaCha
+            // draw per row would cost more than the rest of the sampling).
+            let mut state: u64 = rng.random();
             for r in 0..n {
                 if needed == 0 {
                     break;
                 }
-                if rng.random_range(0..n - r) < needed {
+                state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+                let mut z = state;
+                z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+                z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+                z ^= z >> 31;
+                let u = (z >> 11) as f64 * (1.0 / (1u64 << 53) as f64);
+                if u * ((n - r) as f64) < needed as f64 {
                     out.push(r as u32);
                     needed -= 1;
                 }
@@ -423,16 +428,14 @@ pub fn fit_binned(
                 }
             }
             if draws < n {
-                f.par_chunks_mut(CHUNK * k)
-                    .enumerate()
-                    .for_each(|(c, fs)| {
-                        for (i, fr) in fs.chunks_mut(k).enumerate() {
-                            let r = c * CHUNK + i;
-                            if !in_bag[r] {
-                                fr[class] += values[leaf_of_codes(&nodes, &features, r)];
-                            }
+                f.par_chunks_mut(CHUNK * k).enumerate().for_each(|(c, fs)| {
+                    for (i, fr) in fs.chunks_mut(k).enumerate() {
+                        let r = c * CHUNK + i;
+                        if !in_bag[r] {
+                            fr[class] += values[leaf_of_codes(&nodes, &features, r)];
                         }
-                    });
+                    }
+                });
             }
             trees.push(BoostTree { nodes, values });
         }

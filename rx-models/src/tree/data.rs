@@ -279,8 +279,12 @@ fn source_columns(s: &NumSource) -> Vec<String> {
 /// Training data as bin codes.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Binned {
-    /// Per predictor, a bin code per row (the predictor's bin count for missing).
-    pub codes: Vec<Vec<u16>>,
+    /// Bin codes, row by row: row `r`'s code of predictor `v` is `codes[r * p + v]` (the
+    /// predictor's bin count where missing). Row-major, so a histogram pass reads each row's
+    /// codes together.
+    pub codes: Vec<u16>,
+    /// Predictors per row.
+    pub p: usize,
     /// The response per row (a class index for classification).
     pub y: Vec<f64>,
     /// Count (frequency) weights, when given.
@@ -396,6 +400,8 @@ struct BinPema<'a> {
     spec: &'a TreeSpec,
     nbins: Vec<usize>,
     strata: Option<&'a str>,
+    /// Rows to reserve room for (the sketch pass counted them).
+    capacity: usize,
 }
 
 /// The strata of a chunk's rows as text (`None` where missing).
@@ -437,8 +443,10 @@ impl Pema for BinPema<'_> {
 
     fn init(&self) -> Binned {
         Binned {
+            y: Vec::with_capacity(self.capacity),
             strata: self.strata.map(|_| Vec::new()),
-            codes: vec![Vec::new(); self.spec.vars.len()],
+            codes: Vec::with_capacity(self.capacity * self.spec.vars.len()),
+            p: self.spec.vars.len(),
             count: self.spec.fweights.as_ref().map(|_| Vec::new()),
             weight: (self.spec.fweights.is_some() || self.spec.pweights.is_some()).then(Vec::new),
             ..Default::default()
@@ -482,21 +490,15 @@ impl Pema for BinPema<'_> {
                 ws.push(w);
             }
         }
-        for ((v, vals), (codes, &nb)) in self
-            .spec
-            .vars
-            .iter()
-            .zip(&values)
-            .zip(acc.codes.iter_mut().zip(&self.nbins))
-        {
-            let missing = nb as u16;
-            for (i, k) in keep.iter().enumerate() {
-                if k.is_none() {
-                    continue;
-                }
+        let p = self.spec.vars.len();
+        for (i, k) in keep.iter().enumerate() {
+            if k.is_none() {
+                continue;
+            }
+            for (v, (vals, &nb)) in self.spec.vars.iter().zip(values.iter().zip(&self.nbins)) {
                 let x = vals[i];
-                codes.push(if x.is_nan() {
-                    missing
+                acc.codes.push(if x.is_nan() {
+                    nb as u16
                 } else {
                     match v {
                         TreeVar::Numeric { cuts, .. } => bin_of(cuts, x),
@@ -505,13 +507,12 @@ impl Pema for BinPema<'_> {
                 });
             }
         }
+        debug_assert_eq!(acc.codes.len(), acc.y.len() * p);
         Ok(())
     }
 
     fn merge(&self, into: &mut Binned, other: Binned) -> Result<()> {
-        for (a, b) in into.codes.iter_mut().zip(other.codes) {
-            a.extend(b);
-        }
+        into.codes.extend(other.codes);
         into.y.extend(other.y);
         if let (Some(a), Some(b)) = (&mut into.count, other.count) {
             a.extend(b);
@@ -602,6 +603,7 @@ pub fn bin_data_with_strata(
             spec,
             nbins,
             strata,
+            capacity: sketch.rows as usize,
         },
         data,
         rx,

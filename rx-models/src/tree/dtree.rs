@@ -555,7 +555,16 @@ pub fn fit_binned(
     };
     let mut rows: Vec<u32> = (0..data.len() as u32).collect();
     let scale = p.class.as_ref().map(|c| c.weight_scale.as_slice());
-    let full = grow_on(data, &features, scale, None, &mut rows, p.criterion, &p.limits, None);
+    let full = grow_on(
+        data,
+        &features,
+        scale,
+        None,
+        &mut rows,
+        p.criterion,
+        &p.limits,
+        None,
+    );
     let risk: Vec<f64> = full.iter().map(|n| scorer.risk(&n.stats)).collect();
     let root_risk = risk[0];
     let node_cp = complexities(&full, &risk);
@@ -654,7 +663,16 @@ fn cross_validate(
     for f in 0..k {
         let mut rows: Vec<u32> = (0..n as u32).filter(|&r| fold[r as usize] != f).collect();
         let scale = p.class.as_ref().map(|c| c.weight_scale.as_slice());
-        let tree = grow_on(data, features, scale, None, &mut rows, p.criterion, &p.limits, None);
+        let tree = grow_on(
+            data,
+            features,
+            scale,
+            None,
+            &mut rows,
+            p.criterion,
+            &p.limits,
+            None,
+        );
         let risk: Vec<f64> = tree.iter().map(|n| scorer.risk(&n.stats)).collect();
         let cp = complexities(&tree, &risk);
         let fold_scale = if risk[0] > 0.0 { risk[0] } else { 1.0 };

@@ -224,13 +224,29 @@ pub(crate) trait RowStats: Sync {
     /// Adds row `r`'s sums to `dst` (one slot per sum).
     fn add(&self, r: usize, dst: &mut [f64]);
 
-    /// Adds the sums of `rows` to the histogram `h` of a predictor with bin `codes` (`s` sums
-    /// per bin).
-    fn fill(&self, codes: &[u16], rows: &[u32], s: usize, h: &mut [f64]) {
+    /// Adds the sums of `rows` to the histogram `h` of every predictor (predictor `v`'s bins
+    /// start at `offsets[v]`; `s` sums per bin).
+    fn fill(
+        &self,
+        features: &Features<'_>,
+        offsets: &[usize],
+        rows: &[u32],
+        s: usize,
+        h: &mut [f64],
+    ) {
+        let p = features.p;
+        let mut one = vec![0.0; s];
         for &r in rows {
             let r = r as usize;
-            let b = codes[r] as usize * s;
-            self.add(r, &mut h[b..b + s]);
+            one.iter_mut().for_each(|v| *v = 0.0);
+            self.add(r, &mut one);
+            let codes = &features.codes[r * p..r * p + p];
+            for (v, &c) in codes.iter().enumerate() {
+                let b = offsets[v] + c as usize * s;
+                for (d, x) in h[b..b + s].iter_mut().zip(&one) {
+                    *d += x;
+                }
+            }
         }
     }
 }
@@ -250,25 +266,41 @@ impl RowStats for Dense<'_> {
         }
     }
 
-    fn fill(&self, codes: &[u16], rows: &[u32], s: usize, h: &mut [f64]) {
+    fn fill(
+        &self,
+        features: &Features<'_>,
+        offsets: &[usize],
+        rows: &[u32],
+        s: usize,
+        h: &mut [f64],
+    ) {
         if s != 3 || self.stride != 3 {
+            let p = features.p;
             for &r in rows {
                 let r = r as usize;
-                let b = codes[r] as usize * s;
-                self.add(r, &mut h[b..b + s]);
+                for v in 0..p {
+                    let b = offsets[v] + features.codes[r * p + v] as usize * s;
+                    self.add(r, &mut h[b..b + s]);
+                }
             }
             return;
         }
-        // Three sums per row and bin, as fixed-size arrays: no per-element bounds checks.
+        // Three sums per row and bin, as fixed-size arrays: no per-element bounds checks. The
+        // offsets of a stride-3 histogram are multiples of 3.
+        let p = features.p;
         let (src, _) = self.stats.as_chunks::<3>();
         let (dst, _) = h.as_chunks_mut::<3>();
+        let starts: Vec<usize> = offsets[..p].iter().map(|o| o / 3).collect();
         for &r in rows {
             let r = r as usize;
             let v = src[r];
-            let d = &mut dst[codes[r] as usize];
-            d[0] += v[0];
-            d[1] += v[1];
-            d[2] += v[2];
+            let codes = &features.codes[r * p..r * p + p];
+            for (&c, &start) in codes.iter().zip(&starts) {
+                let d = &mut dst[start + c as usize];
+                d[0] += v[0];
+                d[1] += v[1];
+                d[2] += v[2];
+            }
         }
     }
 }
@@ -316,14 +348,31 @@ impl RowStats for AnovaRows<'_> {
 
 /// The predictors as the grower sees them.
 pub(crate) struct Features<'a> {
-    /// Bin codes per predictor, one per row.
-    pub codes: &'a [Vec<u16>],
+    /// Bin codes, row-major: row `r`'s code of predictor `v` is `codes[r * p + v]`.
+    pub codes: &'a [u16],
+    /// Predictors per row.
+    pub p: usize,
     /// Bins per predictor, not counting the missing bin (whose code is this number).
     pub nbins: &'a [usize],
     /// Whether each predictor is a factor (its bins are levels).
     pub factor: &'a [bool],
     /// The cut points of each continuous predictor (empty for factors).
     pub cuts: &'a [Vec<f64>],
+}
+
+impl Features<'_> {
+    /// Row `r`'s bin code of predictor `v`.
+    #[inline]
+    pub fn code(&self, r: usize, v: usize) -> u16 {
+        self.codes[r * self.p + v]
+    }
+
+    /// Row `r`'s bin code of predictor `v`, `None` where missing.
+    #[inline]
+    fn present(&self, r: usize, v: usize) -> Option<u16> {
+        let c = self.code(r, v);
+        (c as usize != self.nbins[v]).then_some(c)
+    }
 }
 
 /// Limits on growth.
@@ -368,7 +417,7 @@ pub(crate) fn grow_ranges<R: RowStats>(
     mut rng: Option<&mut StdRng>,
 ) -> (Vec<Node>, Vec<(u32, u32)>) {
     let s = criterion.stride();
-    let nf = features.codes.len();
+    let nf = features.p;
     let mut offsets = Vec::with_capacity(nf + 1);
     let mut total = 0;
     for &nb in features.nbins {
@@ -378,9 +427,14 @@ pub(crate) fn grow_ranges<R: RowStats>(
     offsets.push(total);
     let hist_len = total;
 
+    // The root's histogram, and its sums from the first predictor's bins (every row is in
+    // exactly one bin of each predictor, the missing bin included).
+    let root_hist = build_hist(features, stats, rows, s, &offsets, hist_len);
     let mut root = vec![0.0; s];
-    for &r in rows.iter() {
-        stats.add(r as usize, &mut root);
+    if nf > 0 {
+        for b in root_hist[offsets[0]..offsets[1]].chunks(s) {
+            root.iter_mut().zip(b).for_each(|(t, v)| *t += v);
+        }
     }
     let mut nodes = vec![Node {
         split: None,
@@ -391,7 +445,8 @@ pub(crate) fn grow_ranges<R: RowStats>(
     }];
     let mut ranges: Vec<(u32, u32)> = vec![(0, rows.len() as u32)];
     // (node, first row, end row, histogram if already known)
-    let mut stack: Vec<(usize, usize, usize, Option<Vec<f64>>)> = vec![(0, 0, rows.len(), None)];
+    let mut stack: Vec<(usize, usize, usize, Option<Vec<f64>>)> =
+        vec![(0, 0, rows.len(), Some(root_hist))];
     let mut scratch: Vec<u32> = Vec::new();
     let mut candidates: Vec<usize> = (0..nf).collect();
     while let Some((id, lo, hi, hist)) = stack.pop() {
@@ -479,18 +534,14 @@ pub(crate) fn grow_ranges<R: RowStats>(
             );
         }
         // Partition the rows, stably: left rows first.
-        let code_of = |r: usize| {
-            move |v: usize| {
-                let c = features.codes[v][r];
-                (c as usize != features.nbins[v]).then_some(c)
-            }
-        };
+        let code_of = |r: usize| move |v: usize| features.present(r, v);
         scratch.clear();
         let mut w = lo;
         if split.surrogates.is_empty() {
             // Where each bin of the split variable goes (the missing bin last).
-            let codes = &features.codes[split.var];
-            let nb = features.nbins[split.var];
+            let var = split.var;
+            let p = features.p;
+            let nb = features.nbins[var];
             let lut: Vec<bool> = (0..=nb)
                 .map(|c| {
                     if c == nb {
@@ -502,17 +553,44 @@ pub(crate) fn grow_ranges<R: RowStats>(
                 .collect();
             // Branch-free: each row is written to both sides, and only its side advances
             // (the direction is unpredictable, so a branch would miss half the time).
-            scratch.resize(hi - lo, 0);
-            let mut j = 0;
-            for i in lo..hi {
-                let r = rows[i];
-                let left = lut[codes[r as usize] as usize];
-                rows[w] = r;
-                scratch[j] = r;
-                w += usize::from(left);
-                j += usize::from(!left);
+            let split_piece = |piece: &[u32], left_out: &mut Vec<u32>, right_out: &mut Vec<u32>| {
+                left_out.resize(piece.len(), 0);
+                right_out.resize(piece.len(), 0);
+                let (mut a, mut b) = (0, 0);
+                for &r in piece {
+                    let left = lut[features.codes[r as usize * p + var] as usize];
+                    left_out[a] = r;
+                    right_out[b] = r;
+                    a += usize::from(left);
+                    b += usize::from(!left);
+                }
+                left_out.truncate(a);
+                right_out.truncate(b);
+            };
+            if hi - lo >= PARALLEL_ROWS {
+                // Large nodes: pieces in parallel, put back in order (left rows, then right).
+                let parts: Vec<(Vec<u32>, Vec<u32>)> = rows[lo..hi]
+                    .par_chunks(PIECE_ROWS)
+                    .map(|piece| {
+                        let (mut l, mut r) = (Vec::new(), Vec::new());
+                        split_piece(piece, &mut l, &mut r);
+                        (l, r)
+                    })
+                    .collect();
+                for (l, _) in &parts {
+                    rows[w..w + l.len()].copy_from_slice(l);
+                    w += l.len();
+                }
+                scratch.clear();
+                for (_, r) in &parts {
+                    scratch.extend_from_slice(r);
+                }
+            } else {
+                let mut left_buf = Vec::new();
+                split_piece(&rows[lo..hi], &mut left_buf, &mut scratch);
+                rows[lo..lo + left_buf.len()].copy_from_slice(&left_buf);
+                w = lo + left_buf.len();
             }
-            scratch.truncate(j);
         } else {
             for i in lo..hi {
                 let r = rows[i];
@@ -590,6 +668,10 @@ pub(crate) fn grow_ranges<R: RowStats>(
     (nodes, ranges)
 }
 
+/// Rows per piece of a histogram built in parallel (pieces are summed in order, so the result
+/// does not depend on the number of threads).
+const PIECE_ROWS: usize = 32_768;
+
 /// The histogram of `rows`: per predictor, per bin (the missing bin last), the sums of the rows.
 fn build_hist<R: RowStats>(
     features: &Features<'_>,
@@ -599,21 +681,23 @@ fn build_hist<R: RowStats>(
     offsets: &[usize],
     len: usize,
 ) -> Vec<f64> {
-    let mut hist = vec![0.0; len];
-    let mut parts: Vec<(usize, &mut [f64])> = Vec::with_capacity(features.codes.len());
-    let mut rest: &mut [f64] = &mut hist;
-    for f in 0..features.codes.len() {
-        let (a, b) = rest.split_at_mut(offsets[f + 1] - offsets[f]);
-        parts.push((f, a));
-        rest = b;
+    if rows.len() < PARALLEL_ROWS {
+        let mut hist = vec![0.0; len];
+        stats.fill(features, offsets, rows, s, &mut hist);
+        return hist;
     }
-    let fill = |(f, h): &mut (usize, &mut [f64])| {
-        stats.fill(&features.codes[*f], rows, s, h);
-    };
-    if rows.len() >= PARALLEL_ROWS && parts.len() > 1 {
-        parts.par_iter_mut().for_each(fill);
-    } else {
-        parts.iter_mut().for_each(fill);
+    let pieces: Vec<Vec<f64>> = rows
+        .par_chunks(PIECE_ROWS)
+        .map(|part| {
+            let mut h = vec![0.0; len];
+            stats.fill(features, offsets, part, s, &mut h);
+            h
+        })
+        .collect();
+    let mut it = pieces.into_iter();
+    let mut hist = it.next().unwrap_or_else(|| vec![0.0; len]);
+    for h in it {
+        hist.iter_mut().zip(&h).for_each(|(a, b)| *a += b);
     }
     hist
 }
@@ -636,7 +720,11 @@ fn score(
     let right_n = total[0] - missing[0] - left[0];
     let missing_left = left[0] >= right_n;
     for i in 0..l.len() {
-        l[i] = if missing_left { left[i] + missing[i] } else { left[i] };
+        l[i] = if missing_left {
+            left[i] + missing[i]
+        } else {
+            left[i]
+        };
         r[i] = total[i] - l[i];
     }
     if l[0] < limits.min_bucket || r[0] < limits.min_bucket || l[0] <= 0.0 || r[0] <= 0.0 {
@@ -752,10 +840,7 @@ fn best_level_split(
 /// The leaf a row of bin codes reaches (training-time routing).
 pub(crate) fn leaf_of_codes(nodes: &[Node], features: &Features<'_>, r: usize) -> usize {
     let mut i = 0;
-    let code = |v: usize| {
-        let c = features.codes[v][r];
-        (c as usize != features.nbins[v]).then_some(c)
-    };
+    let code = |v: usize| features.present(r, v);
     while let Some(split) = &nodes[i].split {
         let left = route(split, code);
         i = if left { nodes[i].left } else { nodes[i].right } as usize;
@@ -790,7 +875,7 @@ fn surrogates<R: RowStats>(
     let dirs: Vec<(u32, bool, f64)> = rows
         .iter()
         .filter_map(|&r| {
-            let c = features.codes[primary][r as usize];
+            let c = features.code(r as usize, primary);
             (c != pmiss).then(|| {
                 let mut one = vec![0.0; s];
                 stats.add(r as usize, &mut one);
@@ -799,16 +884,15 @@ fn surrogates<R: RowStats>(
         })
         .collect();
     let mut found: Vec<Surrogate> = Vec::new();
-    for v in 0..features.codes.len() {
+    for v in 0..features.p {
         if v == primary {
             continue;
         }
         let nb = features.nbins[v];
-        let codes = &features.codes[v];
         // Per bin: weight going left, right.
         let mut h = vec![[0.0f64; 2]; nb];
         for &(r, left, w) in &dirs {
-            let c = codes[r as usize] as usize;
+            let c = features.code(r as usize, v) as usize;
             if c < nb {
                 h[c][usize::from(!left)] += w;
             }

@@ -72,6 +72,7 @@ impl FeatureInfo {
     pub(crate) fn features<'a>(&'a self, data: &'a Binned) -> grow::Features<'a> {
         grow::Features {
             codes: &data.codes,
+            p: data.p,
             nbins: &self.nbins,
             factor: &self.factor,
             cuts: &self.cuts,
