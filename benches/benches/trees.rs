@@ -36,7 +36,7 @@ const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 /// `x1..x4` uniform, `day` a factor, `y` two classes from a noisy nonlinear rule.
 fn data(rows: usize, seed: u64) -> MemoryData {
     let mut rng = StdRng::seed_from_u64(seed);
-    let mut x: Vec<Vec<f64>> = vec![Vec::with_capacity(rows); 4];
+    let mut x: Vec<Vec<f64>> = (0..4).map(|_| Vec::with_capacity(rows)).collect();
     let mut day = Vec::with_capacity(rows);
     let mut y = Vec::with_capacity(rows);
     for _ in 0..rows {

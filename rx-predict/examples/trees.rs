@@ -4,7 +4,8 @@
 //!
 //! ```sh
 //! cargo run --release -p rx-predict --example trees -- --train train.parquet --test test.parquet
-//!     [--only dtree,dforest,btrees,btrees_default] [--reps 1] [--n-tree 100]
+//!     [--only dtree,dforest,btrees,btrees_default] [--reps 1] [--n-tree 100] [--formula F]
+//!     (`--test none`: time the fits only)
 //! ```
 //!
 //! The formula is `F(Late) ~ CRSDepTime + DayOfWeek + Distance + UniqueCarrier` (the airline
@@ -27,6 +28,14 @@ use rx_models::tree::{
 use rx_predict::{Model, PredictOptions, PredictType, rx_predict_default};
 
 const FORMULA: &str = "F(Late) ~ CRSDepTime + DayOfWeek + Distance + UniqueCarrier";
+
+/// The response column whose second level's probability is scored: `F(col)` or `col`.
+fn response_column(formula: &str) -> String {
+    let lhs = formula.split('~').next().unwrap_or("").trim();
+    lhs.trim_start_matches("F(")
+        .trim_end_matches(')')
+        .to_string()
+}
 
 fn arg<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> T {
     args.iter()
@@ -61,25 +70,25 @@ fn auc(scores: &[f64], truth: &[bool]) -> f64 {
 }
 
 /// AUC and accuracy of a model's probability of `Late = 1` on the test file.
-fn score(model: &Model, test: &ParquetData) -> Result<(f64, f64)> {
+fn score(model: &Model, test: &ParquetData, y: &str) -> Result<(f64, f64)> {
     let sink = MemorySink::new();
     let options = PredictOptions::default()
         .predict_type(PredictType::Prob)
-        .extra_vars_to_write(["Late"]);
+        .extra_vars_to_write([y]);
     rx_predict_default(model, test, &sink, &options)?;
     let out = sink
         .concat()?
         .ok_or_else(|| Error::invalid("no predictions"))?;
     let p = out
-        .column_by_name("Late_1_Prob")
-        .ok_or_else(|| Error::invalid("no Late_1_Prob column"))?;
+        .column_by_name(&format!("{y}_1_Prob"))
+        .ok_or_else(|| Error::invalid(format!("no {y}_1_Prob column")))?;
     let p: Vec<f64> = p.as_primitive::<Float64Type>().values().to_vec();
     let late = arrow::compute::cast(
         out.column_by_name("Late")
             .ok_or_else(|| Error::invalid("no Late"))?,
         &arrow::datatypes::DataType::Float64,
     )
-    .map_err(|e| Error::arrow("Late", e))?;
+    .map_err(|e| Error::arrow(y, e))?;
     let truth: Vec<bool> = late
         .as_primitive::<Float64Type>()
         .values()
@@ -101,8 +110,13 @@ fn main() -> Result<()> {
     let only: String = arg(&args, "--only", "dtree,dforest,btrees".to_string());
     let reps: usize = arg(&args, "--reps", 1);
     let n_tree: usize = arg(&args, "--n-tree", 100);
+    // Another two-class formula (`F(y) ~ x1 + x2`); `--test none` skips scoring.
+    let formula: String = arg(&args, "--formula", FORMULA.to_string());
+    let formula = formula.as_str();
+    let score_test = !args.iter().any(|a| a == "none");
     let train = ParquetData::new(&train);
     let test = ParquetData::new(&test);
+    let y = response_column(formula);
     eprintln!("threads: {}", rayon::current_num_threads());
     for job in only.split(',').filter(|j| !j.is_empty()) {
         let mut times = Vec::new();
@@ -111,7 +125,7 @@ fn main() -> Result<()> {
             let t = Instant::now();
             let m: Model = match job {
                 "dtree" => rx_dtree(
-                    FORMULA,
+                    formula,
                     &train,
                     &DTreeOptions {
                         max_depth: 10,
@@ -124,7 +138,7 @@ fn main() -> Result<()> {
                 )?
                 .into(),
                 "dforest" => rx_dforest(
-                    FORMULA,
+                    formula,
                     &train,
                     &DForestOptions {
                         n_tree,
@@ -135,7 +149,7 @@ fn main() -> Result<()> {
                 )?
                 .into(),
                 "btrees" | "btrees_default" => rx_btrees(
-                    FORMULA,
+                    formula,
                     &train,
                     &BTreesOptions {
                         n_tree,
@@ -157,9 +171,34 @@ fn main() -> Result<()> {
         times.sort_by(f64::total_cmp);
         let secs = times[times.len() / 2];
         let model = model.ok_or_else(|| Error::invalid("no run"))?;
-        let (a, acc) = score(&model, &test)?;
-        eprintln!("{job}: {secs:.3} s, test AUC {a:.4}, accuracy {acc:.4}");
         println!("{job}_seconds={secs}");
+        if let Model::DForest(forest) = &model {
+            // Real-time path: one row at a time, values in predictor order, no chunk machinery.
+            let rows: Vec<Vec<f64>> = (0..10_000)
+                .map(|i| {
+                    (0..forest.spec.vars.len())
+                        .map(|v| ((i * 31 + v * 7) % 97) as f64 / 97.0 * 20.0)
+                        .collect()
+                })
+                .collect();
+            let t = Instant::now();
+            let mut sink = 0u32;
+            for r in &rows {
+                sink = sink.wrapping_add(forest.votes(std::hint::black_box(r))[0]);
+            }
+            let us = t.elapsed().as_secs_f64() * 1e6 / rows.len() as f64;
+            eprintln!(
+                "{job}: one-row votes of {} trees: {us:.2} µs per row ({sink})",
+                forest.trees.len()
+            );
+            println!("{job}_one_row_us={us}");
+        }
+        if !score_test {
+            eprintln!("{job}: {secs:.3} s");
+            continue;
+        }
+        let (a, acc) = score(&model, &test, &y)?;
+        eprintln!("{job}: {secs:.3} s, test AUC {a:.4}, accuracy {acc:.4}");
         println!("{job}_auc={a}");
         println!("{job}_accuracy={acc}");
     }

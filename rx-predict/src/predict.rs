@@ -316,13 +316,7 @@ pub fn rx_predict_with_progress(
         out.push((format!("{y}_Lower"), OutCol::Lower));
         out.push((format!("{y}_Upper"), OutCol::Upper));
     }
-    for (i, (n, _)) in out.iter().enumerate() {
-        if out[..i].iter().any(|(m, _)| m == n) {
-            return Err(Error::invalid(format!(
-                "two output columns would be named '{n}'; rename with pred_var_names / resid_var_names or leave '{n}' out of extra_vars_to_write"
-            )));
-        }
-    }
+    crate::predict::check_unique_names(out.iter().map(|(n, _)| n.as_str()))?;
 
     // The output schema: copied fields keep their metadata (factor levels, descriptions).
     let scale = match options.predict_type {
@@ -390,15 +384,7 @@ pub fn rx_predict_with_progress(
         rows_per_read: Some(options.rx.rows_per_read),
         ..Default::default()
     })?;
-    let write_options = WriteOptions {
-        mode: if options.overwrite {
-            WriteMode::Overwrite
-        } else {
-            WriteMode::Create
-        },
-        compression_level: options.rx.compression_level,
-        rows_per_block: None,
-    };
+    let write_options = crate::predict::write_options(options);
     let mut writer = sink.create(out_schema.clone(), &write_options)?;
     let mut summary = PredictSummary {
         output: sink.name(),
@@ -420,7 +406,7 @@ pub fn rx_predict_with_progress(
         summary.rows_predicted += predicted;
         summary.rows_missing += n as u64 - predicted;
         let mut arrays: Vec<ArrayRef> = Vec::with_capacity(out.len());
-        for (col, src) in &out {
+        for (_, src) in &out {
             let array: ArrayRef = match src {
                 OutCol::Copy(c) => chunk.column_by_name(c).cloned().ok_or_else(|| {
                     Error::invalid(format!(
@@ -439,24 +425,9 @@ pub fn rx_predict_with_progress(
                     _ => floats(std::iter::repeat_n(None, n)),
                 },
             };
-            if array.len() != n {
-                return Err(Error::invalid(format!(
-                    "internal error: output column '{col}' has {} rows for a chunk of {n}",
-                    array.len()
-                )));
-            }
             arrays.push(array);
         }
-        let batch = RecordBatch::try_new(out_schema.clone(), arrays).map_err(|e| {
-            Error::arrow(
-                format!(
-                    "{name}: rows {}..{}: assembling the output chunk",
-                    first_row + 1,
-                    first_row + n as u64
-                ),
-                e,
-            )
-        })?;
+        let batch = crate::predict::assemble_chunk(&out_schema, arrays, &name, first_row, n)?;
         writer.write(&batch)?;
         summary.rows += n as u64;
         summary.chunks += 1;
@@ -464,6 +435,63 @@ pub fn rx_predict_with_progress(
     }
     writer.finish()?;
     Ok(summary)
+}
+
+/// Refuses two output columns of one name.
+pub(crate) fn check_unique_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<()> {
+    let mut seen: Vec<&str> = Vec::new();
+    for n in names {
+        if seen.contains(&n) {
+            return Err(Error::invalid(format!(
+                "two output columns would be named '{n}'; rename with pred_var_names / resid_var_names or leave '{n}' out of extra_vars_to_write"
+            )));
+        }
+        seen.push(n);
+    }
+    Ok(())
+}
+
+/// How predictions are written: create (or overwrite) with the options' compression.
+pub(crate) fn write_options(options: &PredictOptions) -> WriteOptions {
+    WriteOptions {
+        mode: if options.overwrite {
+            WriteMode::Overwrite
+        } else {
+            WriteMode::Create
+        },
+        compression_level: options.rx.compression_level,
+        rows_per_block: None,
+    }
+}
+
+/// One output chunk from its columns (each must have `n` rows), for input rows
+/// `first_row + 1 ..= first_row + n` of `name`.
+pub(crate) fn assemble_chunk(
+    schema: &Arc<Schema>,
+    arrays: Vec<ArrayRef>,
+    name: &str,
+    first_row: u64,
+    n: usize,
+) -> Result<RecordBatch> {
+    for (field, array) in schema.fields().iter().zip(&arrays) {
+        if array.len() != n {
+            return Err(Error::invalid(format!(
+                "internal error: output column '{}' has {} rows for a chunk of {n}",
+                field.name(),
+                array.len()
+            )));
+        }
+    }
+    RecordBatch::try_new(schema.clone(), arrays).map_err(|e| {
+        Error::arrow(
+            format!(
+                "{name}: rows {}..{}: assembling the output chunk",
+                first_row + 1,
+                first_row + n as u64
+            ),
+            e,
+        )
+    })
 }
 
 fn interval_word(i: Interval) -> &'static str {

@@ -17,11 +17,10 @@ use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Int32Array};
 use arrow::datatypes::{DataType, Field, Schema};
-use arrow::record_batch::RecordBatch;
 use rayon::prelude::*;
 use rx_core::factor::{factor_type, make_factor};
 use rx_core::varinfo::with_levels;
-use rx_core::{DataSink, DataSource, Error, ReadOptions, Result, VarInfo, WriteMode, WriteOptions};
+use rx_core::{DataSink, DataSource, Error, ReadOptions, Result, VarInfo};
 use rx_models::design::{NumSource, ResponseSource};
 use rx_models::tree::{DTreeMethod, LossFunction, TreeSpec};
 
@@ -228,13 +227,7 @@ pub(crate) fn predict_trees(
             .unwrap_or_else(|| format!("{y}_Resid"));
         out.push((n, Out::Resid));
     }
-    for (i, (n, _)) in out.iter().enumerate() {
-        if out[..i].iter().any(|(m, _)| m == n) {
-            return Err(Error::invalid(format!(
-                "two output columns would be named '{n}'; rename with pred_var_names / resid_var_names or leave '{n}' out of extra_vars_to_write"
-            )));
-        }
-    }
+    crate::predict::check_unique_names(out.iter().map(|(n, _)| n.as_str()))?;
     let mut fields = Vec::with_capacity(out.len());
     for (n, src) in &out {
         let field = match src {
@@ -281,15 +274,7 @@ pub(crate) fn predict_trees(
         rows_per_read: Some(options.rx.rows_per_read),
         ..Default::default()
     })?;
-    let write_options = WriteOptions {
-        mode: if options.overwrite {
-            WriteMode::Overwrite
-        } else {
-            WriteMode::Create
-        },
-        compression_level: options.rx.compression_level,
-        rows_per_block: None,
-    };
+    let write_options = crate::predict::write_options(options);
     let mut writer = sink.create(out_schema.clone(), &write_options)?;
     let mut summary = PredictSummary {
         output: sink.name(),
@@ -335,7 +320,7 @@ pub(crate) fn predict_trees(
             None
         };
         let mut arrays: Vec<ArrayRef> = Vec::with_capacity(out.len());
-        for (col, src) in &out {
+        for (_, src) in &out {
             let array: ArrayRef = match src {
                 Out::Copy(c) => chunk.column_by_name(c).cloned().ok_or_else(|| {
                     Error::invalid(format!(
@@ -358,24 +343,9 @@ pub(crate) fn predict_trees(
                     None => floats(std::iter::repeat_n(None, n)),
                 },
             };
-            if array.len() != n {
-                return Err(Error::invalid(format!(
-                    "internal error: output column '{col}' has {} rows for a chunk of {n}",
-                    array.len()
-                )));
-            }
             arrays.push(array);
         }
-        let batch = RecordBatch::try_new(out_schema.clone(), arrays).map_err(|e| {
-            Error::arrow(
-                format!(
-                    "{name}: rows {}..{}: assembling the output chunk",
-                    first_row + 1,
-                    first_row + n as u64
-                ),
-                e,
-            )
-        })?;
+        let batch = crate::predict::assemble_chunk(&out_schema, arrays, &name, first_row, n)?;
         writer.write(&batch)?;
         summary.rows += n as u64;
         summary.rows_predicted += n as u64;

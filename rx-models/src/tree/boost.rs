@@ -212,12 +212,7 @@ pub fn fit_binned(
             options.sample_rate
         )));
     }
-    if options.max_depth == 0 || options.max_depth > 30 {
-        return Err(Error::invalid(format!(
-            "max_depth {}: use a depth from 1 to 30",
-            options.max_depth
-        )));
-    }
+    super::dtree::check_depth(options.max_depth)?;
     let n = data.len();
     let y: Vec<f64> = match (loss, spec.classes()) {
         // A numeric bernoulli response must be 0 or 1.

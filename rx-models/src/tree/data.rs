@@ -187,20 +187,7 @@ impl TreeSpec {
         self.vars
             .iter()
             .map(|v| match v {
-                TreeVar::Numeric { source, .. } => {
-                    let (vals, ok) = numeric_values(source, batch, true)?;
-                    Ok(vals
-                        .iter()
-                        .enumerate()
-                        .map(|(i, &x)| {
-                            if ok.as_ref().is_none_or(|m| m.value(i)) && x.is_finite() {
-                                x
-                            } else {
-                                f64::NAN
-                            }
-                        })
-                        .collect())
-                }
+                TreeVar::Numeric { source, .. } => numeric_or_nan(source, batch),
                 TreeVar::Factor(f) => {
                     let (codes, _) = factor_codes(f, batch, "")?;
                     Ok(codes
@@ -215,20 +202,7 @@ impl TreeSpec {
     /// The response over a chunk: values (class indexes for a factor), `NaN` where missing.
     pub fn response_values(&self, batch: &RecordBatch) -> Result<Vec<f64>> {
         match &self.response.source {
-            ResponseSource::Numeric(s) => {
-                let (vals, ok) = numeric_values(s, batch, true)?;
-                Ok(vals
-                    .iter()
-                    .enumerate()
-                    .map(|(i, &x)| {
-                        if ok.as_ref().is_none_or(|m| m.value(i)) && x.is_finite() {
-                            x
-                        } else {
-                            f64::NAN
-                        }
-                    })
-                    .collect())
-            }
+            ResponseSource::Numeric(s) => numeric_or_nan(s, batch),
             ResponseSource::Factor(f) => {
                 let (codes, _) = factor_codes(f, batch, " (the response)")?;
                 Ok(codes
@@ -267,6 +241,22 @@ impl TreeSpec {
         }
         Ok(out)
     }
+}
+
+/// A numeric variable's values over a chunk, `NaN` where missing (or not finite).
+fn numeric_or_nan(source: &NumSource, batch: &RecordBatch) -> Result<Vec<f64>> {
+    let (vals, ok) = numeric_values(source, batch, true)?;
+    Ok(vals
+        .iter()
+        .enumerate()
+        .map(|(i, &x)| {
+            if ok.as_ref().is_none_or(|m| m.value(i)) && x.is_finite() {
+                x
+            } else {
+                f64::NAN
+            }
+        })
+        .collect())
 }
 
 fn source_columns(s: &NumSource) -> Vec<String> {

@@ -14,7 +14,7 @@ use rx_core::{ComputeContext, Error, Result, RxOptions};
 use serde::{Deserialize, Serialize};
 
 use super::data::{Binned, TreeSpec, bin_data_with_strata};
-use super::dtree::{DTreeMethod, grow_on};
+use super::dtree::{DTreeMethod, check_depth, grow_on, resolve_method};
 use super::grow::{Criterion, Limits, Node, leaf_of_codes};
 use super::{FeatureInfo, importance, stream_rng};
 
@@ -77,6 +77,9 @@ impl Default for DForestOptions {
     }
 }
 
+/// A tree and its out-of-bag predictions (row, class or value).
+type GrownTree = (Vec<Node>, Vec<(u32, f64)>);
+
 /// Out-of-bag error after a number of trees.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OobError {
@@ -130,22 +133,7 @@ pub fn rx_dforest(
         context,
         &options.rx,
     )?;
-    let method = match (options.method, spec.classes()) {
-        (Some(DTreeMethod::Class), None) => {
-            return Err(Error::invalid(format!(
-                "{formula}: method \"class\" needs a factor response (write F({}))",
-                spec.response.name
-            )));
-        }
-        (Some(DTreeMethod::Anova), Some(_)) => {
-            return Err(Error::invalid(format!(
-                "{formula}: method \"anova\" needs a numeric response"
-            )));
-        }
-        (Some(m), _) => m,
-        (None, Some(_)) => DTreeMethod::Class,
-        (None, None) => DTreeMethod::Anova,
-    };
+    let method = resolve_method(options.method, &spec)?;
     let binned = bin_data_with_strata(
         &mut spec,
         data,
@@ -186,7 +174,7 @@ pub fn fit_binned(
     let k = spec.classes().map_or(0, <[String]>::len);
     let cutoff = match (&options.cutoff, method) {
         (Some(c), DTreeMethod::Class) => {
-            if c.len() != k || c.iter().any(|&x| !(x > 0.0)) {
+            if c.len() != k || c.iter().any(|&x| x.is_nan() || x <= 0.0) {
                 return Err(Error::invalid(format!(
                     "cutoff: give {k} positive numbers, one per class"
                 )));
@@ -196,12 +184,7 @@ pub fn fit_binned(
         (_, DTreeMethod::Class) => vec![1.0 / k as f64; k],
         _ => Vec::new(),
     };
-    if options.max_depth == 0 || options.max_depth > 30 {
-        return Err(Error::invalid(format!(
-            "max_depth {}: use a depth from 1 to 30",
-            options.max_depth
-        )));
-    }
+    check_depth(options.max_depth)?;
     let info = FeatureInfo::new(&spec);
     let features = info.features(data);
     let ones = vec![1.0; k];
@@ -258,7 +241,7 @@ pub fn fit_binned(
     while t0 < options.n_tree {
         let t1 = (t0 + batch).min(options.n_tree);
         // Each tree comes back with its out-of-bag predictions: (row, class or value).
-        let grown: Vec<(Vec<Node>, Vec<(u32, f64)>)> = (t0..t1)
+        let grown: Vec<GrownTree> = (t0..t1)
             .into_par_iter()
             .map(|t| {
                 let mut rng = stream_rng(options.seed, t as u64);

@@ -174,35 +174,41 @@ pub fn rx_dtree(
         context,
         &options.rx,
     )?;
-    let method = match (options.method, spec.classes()) {
-        (Some(DTreeMethod::Class), None) => {
-            return Err(Error::invalid(format!(
-                "{formula}: method \"class\" needs a factor response; '{}' is numeric (write F({}) to treat its values as classes)",
-                spec.response.name, spec.response.name
-            )));
-        }
-        (Some(DTreeMethod::Anova), Some(_)) => {
-            return Err(Error::invalid(format!(
-                "{formula}: method \"anova\" needs a numeric response; '{}' is a factor",
-                spec.response.name
-            )));
-        }
-        (Some(m), _) => m,
-        (None, Some(_)) => DTreeMethod::Class,
-        (None, None) => DTreeMethod::Anova,
-    };
+    let method = resolve_method(options.method, &spec)?;
     check_options(options)?;
     let binned = bin_data(&mut spec, data, options.max_num_bins, context, &options.rx)?;
     fit_binned(spec, method, &binned, options)
 }
 
-fn check_options(o: &DTreeOptions) -> Result<()> {
-    if o.max_depth == 0 || o.max_depth > 30 {
+/// The method the options ask for, checked against the response (a factor response means
+/// class, a numeric one anova, when not given).
+pub(crate) fn resolve_method(asked: Option<DTreeMethod>, spec: &TreeSpec) -> Result<DTreeMethod> {
+    let (formula, y) = (&spec.formula, &spec.response.name);
+    match (asked, spec.classes()) {
+        (Some(DTreeMethod::Class), None) => Err(Error::invalid(format!(
+            "{formula}: method \"class\" needs a factor response; '{y}' is numeric (write F({y}) to treat its values as classes)"
+        ))),
+        (Some(DTreeMethod::Anova), Some(_)) => Err(Error::invalid(format!(
+            "{formula}: method \"anova\" needs a numeric response; '{y}' is a factor"
+        ))),
+        (Some(m), _) => Ok(m),
+        (None, Some(_)) => Ok(DTreeMethod::Class),
+        (None, None) => Ok(DTreeMethod::Anova),
+    }
+}
+
+/// Refuses a depth outside 1..=30.
+pub(crate) fn check_depth(max_depth: usize) -> Result<()> {
+    if max_depth == 0 || max_depth > 30 {
         return Err(Error::invalid(format!(
-            "max_depth {}: use a depth from 1 to 30",
-            o.max_depth
+            "max_depth {max_depth}: use a depth from 1 to 30"
         )));
     }
+    Ok(())
+}
+
+fn check_options(o: &DTreeOptions) -> Result<()> {
+    check_depth(o.max_depth)?;
     if !(o.cp >= 0.0 && o.cp.is_finite()) {
         return Err(Error::invalid(format!("cp {}: use a number ≥ 0", o.cp)));
     }
@@ -234,7 +240,8 @@ fn class_setup(data: &Binned, k: usize, options: &DTreeOptions) -> Result<ClassS
                     "the loss matrix must be {k} × {k} (one row and column per class)"
                 )));
             }
-            if (0..k).any(|i| m[i][i] != 0.0) || m.iter().flatten().any(|&x| !(x >= 0.0)) {
+            if (0..k).any(|i| m[i][i] != 0.0) || m.iter().flatten().any(|&x| x.is_nan() || x < 0.0)
+            {
                 return Err(Error::invalid(
                     "the loss matrix must be zero on the diagonal and non-negative elsewhere",
                 ));
@@ -245,7 +252,7 @@ fn class_setup(data: &Binned, k: usize, options: &DTreeOptions) -> Result<ClassS
     let priors: Vec<f64> = match &options.priors {
         None => wk.iter().map(|w| w / total).collect(),
         Some(p) => {
-            if p.len() != k || p.iter().any(|&x| !(x > 0.0)) {
+            if p.len() != k || p.iter().any(|&x| x.is_nan() || x <= 0.0) {
                 return Err(Error::invalid(format!(
                     "priors: give {k} positive numbers, one per class"
                 )));

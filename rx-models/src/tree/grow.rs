@@ -234,18 +234,31 @@ pub(crate) trait RowStats: Sync {
         s: usize,
         h: &mut [f64],
     ) {
-        let p = features.p;
-        let mut one = vec![0.0; s];
-        for &r in rows {
-            let r = r as usize;
-            one.iter_mut().for_each(|v| *v = 0.0);
-            self.add(r, &mut one);
-            let codes = &features.codes[r * p..r * p + p];
-            for (v, &c) in codes.iter().enumerate() {
-                let b = offsets[v] + c as usize * s;
-                for (d, x) in h[b..b + s].iter_mut().zip(&one) {
-                    *d += x;
-                }
+        fill_by_rows(self, features, offsets, rows, s, h);
+    }
+}
+
+/// [`RowStats::fill`] through [`RowStats::add`]: each row's sums once, then added to the bin of
+/// each predictor.
+fn fill_by_rows<R: RowStats + ?Sized>(
+    stats: &R,
+    features: &Features<'_>,
+    offsets: &[usize],
+    rows: &[u32],
+    s: usize,
+    h: &mut [f64],
+) {
+    let p = features.p;
+    let mut one = vec![0.0; s];
+    for &r in rows {
+        let r = r as usize;
+        one.iter_mut().for_each(|v| *v = 0.0);
+        stats.add(r, &mut one);
+        let codes = &features.codes[r * p..r * p + p];
+        for (v, &c) in codes.iter().enumerate() {
+            let b = offsets[v] + c as usize * s;
+            for (d, x) in h[b..b + s].iter_mut().zip(&one) {
+                *d += x;
             }
         }
     }
@@ -275,14 +288,7 @@ impl RowStats for Dense<'_> {
         h: &mut [f64],
     ) {
         if s != 3 || self.stride != 3 {
-            let p = features.p;
-            for &r in rows {
-                let r = r as usize;
-                for v in 0..p {
-                    let b = offsets[v] + features.codes[r * p + v] as usize * s;
-                    self.add(r, &mut h[b..b + s]);
-                }
-            }
+            fill_by_rows(self, features, offsets, rows, s, h);
             return;
         }
         // Three sums per row and bin, as fixed-size arrays: no per-element bounds checks. The
@@ -520,7 +526,7 @@ pub(crate) fn grow_ranges<R: RowStats>(
         let Some((gain, mut split, mut left_stats)) = best else {
             continue;
         };
-        if !(gain > limits.min_gain.max(1e-12 * parent_imp.abs())) {
+        if gain.is_nan() || gain <= limits.min_gain.max(1e-12 * parent_imp.abs()) {
             continue;
         }
         if limits.max_surrogate > 0 {
