@@ -5,6 +5,7 @@ mod cli_glm;
 mod cli_linmod;
 mod cli_predict;
 mod cli_summary;
+mod cli_trees;
 mod fuzz;
 mod pema;
 mod roundtrip;
