@@ -454,6 +454,9 @@ pub(crate) fn grow_ranges<R: RowStats>(
     let mut stack: Vec<(usize, usize, usize, Option<Vec<f64>>)> =
         vec![(0, 0, rows.len(), Some(root_hist))];
     let mut scratch: Vec<u32> = Vec::new();
+    // Partition buffers, one slot per row (a node's rows [lo, hi) use the same slots).
+    let mut buf_left = vec![0u32; rows.len()];
+    let mut buf_right = vec![0u32; rows.len()];
     let mut candidates: Vec<usize> = (0..nf).collect();
     while let Some((id, lo, hi, hist)) = stack.pop() {
         let depth = nodes[id].depth as usize;
@@ -559,9 +562,9 @@ pub(crate) fn grow_ranges<R: RowStats>(
                 .collect();
             // Branch-free: each row is written to both sides, and only its side advances
             // (the direction is unpredictable, so a branch would miss half the time).
-            let split_piece = |piece: &[u32], left_out: &mut Vec<u32>, right_out: &mut Vec<u32>| {
-                left_out.resize(piece.len(), 0);
-                right_out.resize(piece.len(), 0);
+            // Each piece of rows is split into the same stretch of the two buffers; returns
+            // how many went left.
+            let split_piece = |piece: &[u32], left_out: &mut [u32], right_out: &mut [u32]| {
                 let (mut a, mut b) = (0, 0);
                 for &r in piece {
                     let left = lut[features.codes[r as usize * p + var] as usize];
@@ -570,32 +573,31 @@ pub(crate) fn grow_ranges<R: RowStats>(
                     a += usize::from(left);
                     b += usize::from(!left);
                 }
-                left_out.truncate(a);
-                right_out.truncate(b);
+                a
             };
-            if hi - lo >= PARALLEL_ROWS {
+            let (bl, br) = (&mut buf_left[lo..hi], &mut buf_right[lo..hi]);
+            let counts: Vec<(usize, usize)> = if hi - lo >= PARALLEL_ROWS {
                 // Large nodes: pieces in parallel, put back in order (left rows, then right).
-                let parts: Vec<(Vec<u32>, Vec<u32>)> = rows[lo..hi]
+                rows[lo..hi]
                     .par_chunks(PIECE_ROWS)
-                    .map(|piece| {
-                        let (mut l, mut r) = (Vec::new(), Vec::new());
-                        split_piece(piece, &mut l, &mut r);
-                        (l, r)
-                    })
-                    .collect();
-                for (l, _) in &parts {
-                    rows[w..w + l.len()].copy_from_slice(l);
-                    w += l.len();
-                }
-                scratch.clear();
-                for (_, r) in &parts {
-                    scratch.extend_from_slice(r);
-                }
+                    .zip(bl.par_chunks_mut(PIECE_ROWS))
+                    .zip(br.par_chunks_mut(PIECE_ROWS))
+                    .map(|((piece, l), r)| (split_piece(piece, l, r), piece.len()))
+                    .collect()
             } else {
-                let mut left_buf = Vec::new();
-                split_piece(&rows[lo..hi], &mut left_buf, &mut scratch);
-                rows[lo..lo + left_buf.len()].copy_from_slice(&left_buf);
-                w = lo + left_buf.len();
+                vec![(split_piece(&rows[lo..hi], bl, br), hi - lo)]
+            };
+            let mut start = 0;
+            for &(nl, len) in &counts {
+                rows[w..w + nl].copy_from_slice(&bl[start..start + nl]);
+                w += nl;
+                start += len;
+            }
+            scratch.clear();
+            let mut start = 0;
+            for &(nl, len) in &counts {
+                scratch.extend_from_slice(&br[start..start + len - nl]);
+                start += len;
             }
         } else {
             for i in lo..hi {
