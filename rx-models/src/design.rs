@@ -904,18 +904,7 @@ impl Design {
         }
         let mut wts = Vec::with_capacity(weights.len());
         for w in weights {
-            let (vals, ok) =
-                numeric_values(&NumSource::Column((*w).to_string()), batch, check_finite)?;
-            for (i, &v) in vals.iter().enumerate() {
-                if v < 0.0 && ok.as_ref().is_none_or(|m| m.value(i)) {
-                    return Err(Error::BadValue {
-                        location: format!("row {} of the chunk, column '{w}'", i + 1),
-                        message: format!(
-                            "weight {v} is negative; weights must be zero or positive"
-                        ),
-                    });
-                }
-            }
+            let (vals, ok) = weight_values(w, batch, check_finite)?;
             and_mask(&mut valid, ok);
             wts.push(vals);
         }
@@ -1180,6 +1169,24 @@ impl Frame {
 
 /// Values and presence (`None`: all present) of a numeric variable. NaN and infinite values are
 /// missing, as R's model functions treat them.
+/// A weight column's values and presence; a negative present weight is an error naming its row.
+pub(crate) fn weight_values(
+    column: &str,
+    batch: &RecordBatch,
+    check: bool,
+) -> Result<(ScalarBuffer<f64>, Option<BooleanBuffer>)> {
+    let (vals, ok) = numeric_values(&NumSource::Column(column.to_string()), batch, check)?;
+    for (i, &v) in vals.iter().enumerate() {
+        if v < 0.0 && ok.as_ref().is_none_or(|m| m.value(i)) {
+            return Err(Error::BadValue {
+                location: format!("row {} of the chunk, column '{column}'", i + 1),
+                message: format!("weight {v} is negative; weights must be zero or positive"),
+            });
+        }
+    }
+    Ok((vals, ok))
+}
+
 pub(crate) fn numeric_values(
     source: &NumSource,
     batch: &RecordBatch,

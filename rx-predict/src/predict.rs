@@ -278,22 +278,7 @@ pub fn rx_predict_with_progress(
 
     // Output columns.
     let mut out: Vec<(String, OutCol)> = Vec::new();
-    let mut copied: Vec<String> = Vec::new();
-    for c in &options.extra_vars_to_write {
-        if schema.field_with_name(c).is_err() {
-            return Err(Error::unknown_column(c, &name, &schema));
-        }
-        if !copied.contains(c) {
-            copied.push(c.clone());
-        }
-    }
-    if options.write_model_vars {
-        for c in design.columns(&[]) {
-            if schema.field_with_name(&c).is_ok() && !copied.contains(&c) {
-                copied.push(c);
-            }
-        }
-    }
+    let copied = crate::predict::copied_columns(options, &schema, &name, design.columns(&[]))?;
     for c in &copied {
         out.push((c.clone(), OutCol::Copy(c.clone())));
     }
@@ -435,6 +420,33 @@ pub fn rx_predict_with_progress(
     }
     writer.finish()?;
     Ok(summary)
+}
+
+/// The data columns copied into the output: `extra_vars_to_write` (each must be in the data),
+/// then, with `write_model_vars`, the model's columns that are in the data; each once.
+pub(crate) fn copied_columns(
+    options: &PredictOptions,
+    schema: &Schema,
+    name: &str,
+    model_columns: Vec<String>,
+) -> Result<Vec<String>> {
+    let mut copied: Vec<String> = Vec::new();
+    for c in &options.extra_vars_to_write {
+        if schema.field_with_name(c).is_err() {
+            return Err(Error::unknown_column(c, name, schema));
+        }
+        if !copied.contains(c) {
+            copied.push(c.clone());
+        }
+    }
+    if options.write_model_vars {
+        for c in model_columns {
+            if schema.field_with_name(&c).is_ok() && !copied.contains(&c) {
+                copied.push(c);
+            }
+        }
+    }
+    Ok(copied)
 }
 
 /// Refuses two output columns of one name.

@@ -171,22 +171,7 @@ pub(crate) fn predict_trees(
 
     // Output columns.
     let mut out: Vec<(String, Out)> = Vec::new();
-    let mut copied: Vec<String> = Vec::new();
-    for c in &options.extra_vars_to_write {
-        if schema.field_with_name(c).is_err() {
-            return Err(Error::unknown_column(c, &name, &schema));
-        }
-        if !copied.contains(c) {
-            copied.push(c.clone());
-        }
-    }
-    if options.write_model_vars {
-        for c in spec.columns() {
-            if schema.field_with_name(&c).is_ok() && !copied.contains(&c) {
-                copied.push(c);
-            }
-        }
-    }
+    let copied = crate::predict::copied_columns(options, &schema, &name, spec.columns())?;
     for c in &copied {
         out.push((c.clone(), Out::Copy(c.clone())));
     }
@@ -215,11 +200,11 @@ pub(crate) fn predict_trees(
         (_, Some(_)) => out.push((pred_name, Out::Label)),
         (_, None) => out.push((pred_name, Out::Value(0))),
     }
+    let response_columns = spec.response_columns();
     let residuals = options.compute_residuals
-        && spec
-            .columns()
-            .first()
-            .is_some_and(|c| schema.field_with_name(c).is_ok());
+        && response_columns
+            .iter()
+            .all(|c| schema.field_with_name(c).is_ok());
     if options.compute_residuals {
         let n = options
             .resid_var_names
@@ -255,16 +240,8 @@ pub(crate) fn predict_trees(
     let out_schema = Arc::new(Schema::new(fields));
 
     let mut read: Vec<String> = spec.predictor_columns();
-    let response_columns: Vec<String> = if residuals {
-        spec.columns()
-            .into_iter()
-            .filter(|c| !spec.predictor_columns().contains(c))
-            .filter(|c| Some(c) != spec.pweights.as_ref() && Some(c) != spec.fweights.as_ref())
-            .collect()
-    } else {
-        Vec::new()
-    };
-    for c in response_columns.iter().chain(&copied) {
+    let response_read: &[String] = if residuals { &response_columns } else { &[] };
+    for c in response_read.iter().chain(&copied) {
         if !read.contains(c) {
             read.push(c.clone());
         }

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::bins::{MAX_BINS, ValueSketch, bin_of};
 use crate::design::{
     Design, DesignOptions, FactorVar, NumSource, ResponseSource, ResponseSpec, factor_codes,
-    numeric_values,
+    numeric_values, weight_values,
 };
 
 /// A predictor of a tree model.
@@ -153,15 +153,20 @@ impl TreeSpec {
                 out.push(c);
             }
         };
-        match &self.response.source {
-            ResponseSource::Numeric(s) => source_columns(s).into_iter().for_each(&mut push),
-            ResponseSource::Factor(f) => push(f.column().to_string()),
-        }
+        self.response_columns().into_iter().for_each(&mut push);
         self.predictor_columns().into_iter().for_each(&mut push);
         for w in [&self.pweights, &self.fweights].into_iter().flatten() {
             push(w.clone());
         }
         out
+    }
+
+    /// The columns the response reads.
+    pub fn response_columns(&self) -> Vec<String> {
+        match &self.response.source {
+            ResponseSource::Numeric(s) => source_columns(s),
+            ResponseSource::Factor(f) => vec![f.column().to_string()],
+        }
     }
 
     /// The columns the predictors read.
@@ -219,18 +224,10 @@ impl TreeSpec {
         let mut out = vec![Some((1.0, 1.0)); n];
         for (col, freq) in [(&self.pweights, false), (&self.fweights, true)] {
             let Some(col) = col else { continue };
-            let (vals, ok) = numeric_values(&NumSource::Column(col.clone()), batch, true)?;
+            let (vals, ok) = weight_values(col, batch, true)?;
             for (i, o) in out.iter_mut().enumerate() {
                 let present = ok.as_ref().is_none_or(|m| m.value(i));
                 let v = vals[i];
-                if present && v < 0.0 {
-                    return Err(Error::BadValue {
-                        location: format!("row {} of the chunk, column '{col}'", i + 1),
-                        message: format!(
-                            "weight {v} is negative; weights must be zero or positive"
-                        ),
-                    });
-                }
                 *o = match *o {
                     Some((c, w)) if present && v.is_finite() && v > 0.0 => {
                         Some((if freq { c * v } else { c }, w * v))
