@@ -4,8 +4,12 @@
 //!
 //! ```sh
 //! cargo run --release -p benches --example regress -- [--rows 10000000] [--dir DIR] [--reps 3]
-//!     [--only pass,linmod,logit] [--cache-bytes N]
+//!     [--only pass,summary,linmod,logit] [--cache-bytes N] [--context local,parallel:2]
 //! ```
+//!
+//! `--context` takes a comma-separated list of compute contexts; each job then runs in each of
+//! them, interleaved rep by rep (so the machine's drift hits them alike), and the speed-up of each
+//! context over the first is printed (`linmod_speedup_parallel2=1.85`).
 //!
 //! The data (`y`, `yb`, `x1`..`x10`, the 7-level factor `F`; see `benches::regress`) are
 //! generated once into `DIR/regress_<rows>.xdf` and `DIR/regress_<rows>.parquet` (the parquet copy
@@ -19,11 +23,15 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use benches::regress::{LINMOD_FORMULA, LOGIT_FORMULA, RegressGen, plain_pass, schema};
-use rx_core::{DataSink, Result, RxLocalSeq, WriteOptions};
+use benches::regress::{
+    LINMOD_FORMULA, LOGIT_FORMULA, RegressGen, SUMMARY_FORMULA, plain_pass, schema,
+};
+use rx_compute::RxComputeContext;
+use rx_core::{DataSink, Result, WriteOptions};
 use rx_data::ParquetData;
 use rx_models::glm::{LogitOptions, rx_logit};
 use rx_models::linmod::{LinModOptions, rx_lin_mod};
+use rx_models::{SummaryOptions, rx_summary};
 use rx_xdf::XdfData;
 
 fn arg<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> T {
@@ -58,18 +66,46 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-fn time<T>(reps: usize, what: &str, mut job: impl FnMut() -> Result<T>) -> Result<(f64, T)> {
-    let mut times = Vec::new();
+/// Runs `job` in each context, `reps` times, interleaved; returns the median seconds per context
+/// and the last output of the first context.
+fn time<T>(
+    reps: usize,
+    what: &str,
+    contexts: &[(String, RxComputeContext)],
+    mut job: impl FnMut(&RxComputeContext) -> Result<T>,
+) -> Result<(Vec<f64>, T)> {
+    let mut times = vec![Vec::new(); contexts.len()];
     let mut last = None;
     for _ in 0..reps.max(1) {
-        let t = Instant::now();
-        let out = job()?;
-        times.push(t.elapsed().as_secs_f64());
-        last = Some(out);
+        for (k, (_, ctx)) in contexts.iter().enumerate() {
+            let t = Instant::now();
+            let out = job(ctx)?;
+            times[k].push(t.elapsed().as_secs_f64());
+            if k == 0 {
+                last = Some(out);
+            }
+        }
     }
-    let m = median(times.clone());
-    eprintln!("{what}: median {m:.3} s of {times:.3?}");
-    Ok((m, last.ok_or_else(|| rx_core::Error::invalid("no run"))?))
+    let medians: Vec<f64> = times.iter().map(|t| median(t.clone())).collect();
+    for ((label, ctx), (m, t)) in contexts.iter().zip(medians.iter().zip(&times)) {
+        eprintln!("{what} [{label}: {ctx}]: median {m:.3} s of {t:.3?}");
+    }
+    Ok((
+        medians,
+        last.ok_or_else(|| rx_core::Error::invalid("no run"))?,
+    ))
+}
+
+/// Prints `<job>_seconds` (first context), and with several contexts `<job>_<label>_seconds` and
+/// `<job>_speedup_<label>` for each.
+fn report(job: &str, contexts: &[(String, RxComputeContext)], medians: &[f64]) {
+    println!("{job}_seconds={}", medians[0]);
+    if contexts.len() > 1 {
+        for ((label, _), m) in contexts.iter().zip(medians) {
+            println!("{job}_{label}_seconds={m}");
+            println!("{job}_speedup_{label}={:.3}", medians[0] / m);
+        }
+    }
 }
 
 fn main() -> Result<()> {
@@ -93,35 +129,44 @@ fn main() -> Result<()> {
     println!("rows={rows}");
     println!("xdf={}", xdf.display());
     println!("parquet={}", parquet.display());
+    let contexts: Vec<(String, RxComputeContext)> = arg(&args, "--context", "local".to_string())
+        .split(',')
+        .map(|c| Ok((c.replace(':', ""), c.parse::<RxComputeContext>()?)))
+        .collect::<Result<_>>()?;
     let data = XdfData::new(&xdf);
     if only.contains("pass") {
-        let (t, _) = time(reps, "plain pass (read 12 columns, sum)", || {
-            plain_pass(&data)
+        let (t, _) = time(
+            reps,
+            "plain pass (read 12 columns, sum)",
+            &contexts[..1],
+            |_| plain_pass(&data),
+        )?;
+        report("pass", &contexts[..1], &t);
+    }
+    if only.contains("summary") {
+        let (t, s) = time(reps, "rx_summary", &contexts, |ctx| {
+            rx_summary(SUMMARY_FORMULA, &data, &SummaryOptions::default(), ctx)
         })?;
-        println!("pass_seconds={t}");
+        report("summary", &contexts, &t);
+        eprintln!("{s}");
     }
     if only.contains("linmod") {
-        let (t, fit) = time(reps, "rx_lin_mod", || {
-            rx_lin_mod(
-                LINMOD_FORMULA,
-                &data,
-                &LinModOptions::default(),
-                &RxLocalSeq,
-            )
+        let (t, fit) = time(reps, "rx_lin_mod", &contexts, |ctx| {
+            rx_lin_mod(LINMOD_FORMULA, &data, &LinModOptions::default(), ctx)
         })?;
-        println!("linmod_seconds={t}");
+        report("linmod", &contexts, &t);
         println!("linmod_refinements={}", fit.refinements);
         eprintln!("{fit}");
     }
     if only.contains("logit") {
-        let (t, fit) = time(reps, "rx_logit", || {
+        let (t, fit) = time(reps, "rx_logit", &contexts, |ctx| {
             let mut o = LogitOptions::default();
             if let Some(bytes) = cache_bytes {
                 o.rx.max_cache_bytes = bytes;
             }
-            rx_logit(LOGIT_FORMULA, &data, &o, &RxLocalSeq)
+            rx_logit(LOGIT_FORMULA, &data, &o, ctx)
         })?;
-        println!("logit_seconds={t}");
+        report("logit", &contexts, &t);
         println!("logit_iterations={}", fit.iterations);
         eprintln!("{fit}");
     }

@@ -18,7 +18,9 @@ pub const LEVELS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 pub const BATCH_ROWS: usize = 500_000;
 /// The formula of the linear model benchmark.
 pub const LINMOD_FORMULA: &str = "y ~ x1 + x2 + x3 + x4 + x5 + x6 + x7 + x8 + x9 + x10 + F";
-/// The formula of the logistic model benchmark.
+/// The summary the contexts benchmark times: every numeric column and the factor.
+pub const SUMMARY_FORMULA: &str = "~ y + x1 + x2 + x3 + x4 + x5 + x6 + x7 + x8 + x9 + x10 + F";
+/// The logistic regression the benchmarks time.
 pub const LOGIT_FORMULA: &str = "yb ~ x1 + x2 + x3 + x4 + x5 + x6 + x7 + x8 + x9 + x10 + F";
 
 /// The schema of [`RegressGen`]'s batches.

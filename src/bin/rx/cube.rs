@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use revoscale::core::{Result, RxLocalSeq, WriteOptions};
+use revoscale::core::{Result, WriteOptions};
 use revoscale::models::cube::{CrossTabsOptions, CubeOptions, rx_crosstabs, rx_cube};
 
 use crate::sources::{open_sink, open_source};
@@ -13,6 +13,8 @@ use crate::summary::print_json;
 
 #[derive(Debug, Args)]
 pub struct CubeArgs {
+    #[command(flatten)]
+    pub context: crate::context::ContextArg,
     /// The data (.xdf, a composite .xdf directory, .parquet, .csv/.tsv/.txt).
     pub data: PathBuf,
     /// One interaction of factors, optionally with a numeric response: "y ~ A:B", "~ A:F(n)".
@@ -54,7 +56,7 @@ pub fn run_cube(args: CubeArgs) -> Result<()> {
     if let Some(n) = args.rows_per_read {
         options = options.rows_per_read(n);
     }
-    let cube = rx_cube(&args.formula, data.as_ref(), &options, &RxLocalSeq)?;
+    let cube = rx_cube(&args.formula, data.as_ref(), &options, &args.context.get()?)?;
     if let Some(out) = &args.out {
         let mut write = WriteOptions::default();
         if args.overwrite {
@@ -74,6 +76,8 @@ pub fn run_cube(args: CubeArgs) -> Result<()> {
 
 #[derive(Debug, Args)]
 pub struct CrossTabsArgs {
+    #[command(flatten)]
+    pub context: crate::context::ContextArg,
     /// The data (.xdf, a composite .xdf directory, .parquet, .csv/.tsv/.txt).
     pub data: PathBuf,
     /// Terms of factors, optionally with a numeric response: "~ A:B", "y ~ A:B + C".
@@ -113,7 +117,7 @@ pub fn run_crosstabs(args: CrossTabsArgs) -> Result<()> {
     if let Some(n) = args.rows_per_read {
         options = options.rows_per_read(n);
     }
-    let tabs = rx_crosstabs(&args.formula, data.as_ref(), &options, &RxLocalSeq)?;
+    let tabs = rx_crosstabs(&args.formula, data.as_ref(), &options, &args.context.get()?)?;
     if args.json {
         return print_json(serde_json::to_string_pretty(&tabs));
     }

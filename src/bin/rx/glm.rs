@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use revoscale::core::{Error, Result, RxLocalSeq};
+use revoscale::core::{Error, Result};
 use revoscale::models::family::{Family, Link};
 use revoscale::models::glm::{GlmOptions, LogitOptions, RxGlm, rx_glm, rx_logit};
 use serde_json::Value;
@@ -14,6 +14,8 @@ use crate::sources::open_source;
 /// The options `rx logit` and `rx glm` share.
 #[derive(Debug, Args)]
 pub struct ModelArgs {
+    #[command(flatten)]
+    pub context: crate::context::ContextArg,
     /// The data (.xdf, a composite .xdf directory, .parquet, .csv/.tsv/.txt).
     pub data: PathBuf,
     /// The model formula, e.g. "y ~ x + F + offset(log(n))".
@@ -137,7 +139,7 @@ pub fn run_logit(args: LogitArgs) -> Result<()> {
     if let Some(n) = a.rows_per_read {
         options = options.rows_per_read(n);
     }
-    let fit = rx_logit(&a.formula, data.as_ref(), &options, &RxLocalSeq)?;
+    let fit = rx_logit(&a.formula, data.as_ref(), &options, &a.context.get()?)?;
     finish(fit, a)
 }
 
@@ -164,6 +166,6 @@ pub fn run_glm(args: GlmArgs) -> Result<()> {
     if let Some(n) = a.rows_per_read {
         options = options.rows_per_read(n);
     }
-    let fit = rx_glm(&a.formula, data.as_ref(), &options, &RxLocalSeq)?;
+    let fit = rx_glm(&a.formula, data.as_ref(), &options, &a.context.get()?)?;
     finish(fit, a)
 }

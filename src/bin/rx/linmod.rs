@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use revoscale::core::{Error, Result, RxLocalSeq};
+use revoscale::core::{Error, Result};
 use revoscale::models::linmod::{LinModOptions, RxLinMod, rx_lin_mod};
 use serde_json::Value;
 
@@ -11,6 +11,8 @@ use crate::sources::open_source;
 
 #[derive(Debug, Args)]
 pub struct LinModArgs {
+    #[command(flatten)]
+    pub context: crate::context::ContextArg,
     /// The data (.xdf, a composite .xdf directory, .parquet, .csv/.tsv/.txt).
     pub data: PathBuf,
     /// The model formula, e.g. "y ~ x + F + x:F".
@@ -73,7 +75,7 @@ pub fn run(args: LinModArgs) -> Result<()> {
     if let Some(n) = args.rows_per_read {
         options = options.rows_per_read(n);
     }
-    let fit = rx_lin_mod(&args.formula, data.as_ref(), &options, &RxLocalSeq)?;
+    let fit = rx_lin_mod(&args.formula, data.as_ref(), &options, &args.context.get()?)?;
     if let Some(path) = &args.save {
         revoscale::predict::rx_save_model(&revoscale::predict::Model::LinMod(fit.clone()), path)?;
     }

@@ -1,9 +1,11 @@
 //! `rx`: the revoscale command-line tool. One subcommand per revoscale function; human-readable
 //! output by default, `--json` for machines; one-line errors and a non-zero exit on bad input.
 
+mod context;
 mod cube;
 mod demo;
 mod etl;
+mod execby;
 mod glm;
 mod import;
 mod info;
@@ -59,6 +61,8 @@ enum Command {
     Glm(glm::GlmArgs),
     /// Summary statistics: mean, standard deviation, min, max, counts; by category with `y ~ F`.
     Summary(summary::SummaryArgs),
+    /// One analysis per partition of the data by key columns (rx_exec_by), in a compute context.
+    ExecBy(execby::ExecByArgs),
     /// Counts and response means or sums per cell of factor combinations, one row per cell.
     Cube(cube::CubeArgs),
     /// Contingency tables of counts, sums or means, with marginals and chi-square tests.
@@ -88,6 +92,7 @@ fn main() -> ExitCode {
         Command::Logit(a) => glm::run_logit(a),
         Command::Glm(a) => glm::run_glm(a),
         Command::Summary(a) => summary::run(a),
+        Command::ExecBy(a) => execby::run(a),
         Command::Cube(a) => cube::run_cube(a),
         Command::Crosstabs(a) => cube::run_crosstabs(a),
         Command::Predict(a) => predict::run(a),

@@ -4,13 +4,15 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use revoscale::core::{Error, Result, RxLocalSeq};
+use revoscale::core::{Error, Result};
 use revoscale::models::summary::{SummaryOptions, SummaryStat, rx_summary};
 
 use crate::sources::open_source;
 
 #[derive(Debug, Args)]
 pub struct SummaryArgs {
+    #[command(flatten)]
+    pub context: crate::context::ContextArg,
     /// The data (.xdf, a composite .xdf directory, .parquet, .csv/.tsv/.txt).
     pub data: PathBuf,
     /// The terms to summarise, e.g. "~ x + g", "y ~ g" (y by category of g), "~ y:g:F(n)".
@@ -60,7 +62,7 @@ pub fn run(args: SummaryArgs) -> Result<()> {
     if let Some(n) = args.rows_per_read {
         options = options.rows_per_read(n);
     }
-    let summary = rx_summary(&args.formula, data.as_ref(), &options, &RxLocalSeq)?;
+    let summary = rx_summary(&args.formula, data.as_ref(), &options, &args.context.get()?)?;
     if args.json {
         return print_json(serde_json::to_string_pretty(&summary));
     }

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
-use revoscale::core::{Error, Result, RxLocalSeq, RxOptions};
+use revoscale::core::{Error, Result, RxOptions};
 use revoscale::models::tree::{
     BTreesOptions, DForestOptions, DTreeMethod, DTreeOptions, LossFunction, SplitCriterion,
     rx_btrees, rx_dforest, rx_dtree,
@@ -42,6 +42,8 @@ pub enum SplitArg {
 
 #[derive(Debug, Args)]
 pub struct TreeArgs {
+    #[command(flatten)]
+    pub context: crate::context::ContextArg,
     /// The data (.xdf, a composite .xdf directory, .parquet, .csv/.tsv/.txt).
     pub data: PathBuf,
     /// The model formula, e.g. "Late ~ DayOfWeek + CRSDepTime + Distance".
@@ -159,7 +161,7 @@ pub fn run(kind: TreeKind, args: TreeArgs) -> Result<()> {
                 rx,
                 ..d
             };
-            rx_dtree(&args.formula, data.as_ref(), &o, &RxLocalSeq)?.into()
+            rx_dtree(&args.formula, data.as_ref(), &o, &args.context.get()?)?.into()
         }
         TreeKind::DForest => {
             let d = DForestOptions::default();
@@ -179,7 +181,7 @@ pub fn run(kind: TreeKind, args: TreeArgs) -> Result<()> {
                 rx,
                 ..d
             };
-            rx_dforest(&args.formula, data.as_ref(), &o, &RxLocalSeq)?.into()
+            rx_dforest(&args.formula, data.as_ref(), &o, &args.context.get()?)?.into()
         }
         TreeKind::BTrees => {
             let d = BTreesOptions::default();
@@ -202,7 +204,7 @@ pub fn run(kind: TreeKind, args: TreeArgs) -> Result<()> {
                 rx,
                 ..d
             };
-            rx_btrees(&args.formula, data.as_ref(), &o, &RxLocalSeq)?.into()
+            rx_btrees(&args.formula, data.as_ref(), &o, &args.context.get()?)?.into()
         }
     };
     if let Some(path) = &args.save {
