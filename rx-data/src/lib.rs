@@ -33,10 +33,14 @@
 #![warn(missing_docs)]
 
 pub mod memory;
+#[cfg(feature = "odbc")]
+pub mod odbc;
 pub mod parquet;
 pub mod text;
 mod util;
 
 pub use memory::{MemoryData, MemorySink};
+#[cfg(feature = "odbc")]
+pub use odbc::{ConnectionString, Dialect, RxOdbcData, SqlServerConnection, rx_sql_server_data};
 pub use parquet::ParquetData;
 pub use text::{BadValueReport, TextData, TextFormat};

@@ -3,6 +3,8 @@
 mod common;
 mod memory;
 mod nist;
+#[cfg(feature = "odbc")]
+mod odbc;
 mod parquet;
 mod text_errors;
 mod text_factors;
