@@ -4,6 +4,8 @@ mod cli;
 mod cli_contexts;
 mod cli_glm;
 mod cli_linmod;
+#[cfg(feature = "odbc")]
+mod cli_odbc;
 mod cli_predict;
 mod cli_summary;
 mod cli_trees;

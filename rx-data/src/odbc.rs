@@ -20,6 +20,7 @@
 
 mod conn;
 mod dialect;
+mod store;
 
 use std::sync::{Arc, OnceLock};
 
@@ -33,6 +34,7 @@ use rx_core::{ColumnInfoMap, DataSink, DataSource, Error, ReadOptions, Result, W
 
 pub use conn::{ConnectionString, SqlServerConnection, brace};
 pub use dialect::{Dialect, From};
+pub use store::{rx_delete_object, rx_list_keys, rx_read_object, rx_write_object};
 
 /// The ODBC environment: one per process, as ODBC asks.
 fn environment() -> Result<&'static Environment> {

@@ -392,3 +392,73 @@ fn connection_strings_and_dialects_as_text() {
     assert!(p.ident("a\0b").is_err());
     assert!(Dialect::Sqlite.column_type(&DataType::Binary).is_err());
 }
+
+#[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Model {
+    name: String,
+    coefficients: Vec<f64>,
+    notes: String,
+}
+
+#[test]
+fn model_store_keeps_versioned_objects() {
+    use rx_data::odbc::{rx_delete_object, rx_list_keys, rx_read_object, rx_write_object};
+    for (db, conn) in databases() {
+        let store = RxOdbcData::table(&conn, "rx objects; --");
+        for (k, _) in rx_list_keys(&store, None).unwrap_or_default() {
+            rx_delete_object(&store, &k, None).unwrap();
+        }
+        // A large value (beyond any text buffer) with quotes and comment markers.
+        let m = Model {
+            name: "it's a model; -- with /* hostile */ text".into(),
+            coefficients: (0..50_000).map(|i| i as f64 * 0.1 + 1e-13).collect(),
+            notes: "x".repeat(100_000),
+        };
+        let key = "flights'; DROP TABLE x; --";
+        rx_write_object(&store, key, &m, None, false).unwrap();
+        let back: Model = rx_read_object(&store, key, None).unwrap();
+        assert_eq!(back.name, m.name, "{db}");
+        assert_eq!(back.notes.len(), m.notes.len(), "{db}");
+        assert_eq!(back.coefficients.len(), m.coefficients.len(), "{db}");
+        let bad = back
+            .coefficients
+            .iter()
+            .zip(&m.coefficients)
+            .position(|(a, b)| a != b);
+        assert!(bad.is_none(), "{db}: coefficient {bad:?} differs");
+        assert!(back == m, "{db}");
+        // Writing again needs overwrite.
+        let e = rx_write_object(&store, key, &m, None, false)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("exists") && e.contains("overwrite"), "{db}: {e}");
+        rx_write_object(&store, key, &m, None, true).unwrap();
+        // Versions.
+        rx_write_object(&store, key, &1u32, Some("v2"), false).unwrap();
+        let e = rx_read_object::<Model>(&store, key, None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("2 versions") && e.contains("'v2'"), "{db}: {e}");
+        let v2: u32 = rx_read_object(&store, key, Some("v2")).unwrap();
+        assert_eq!(v2, 1);
+        assert_eq!(
+            rx_list_keys(&store, None).unwrap(),
+            vec![
+                (key.to_string(), String::new()),
+                (key.to_string(), "v2".into())
+            ],
+            "{db}"
+        );
+        // The wrong type is a clear error.
+        let e = rx_read_object::<Model>(&store, key, Some("v2"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("does not have the type"), "{db}: {e}");
+        assert_eq!(rx_delete_object(&store, key, Some("v2")).unwrap(), 1);
+        assert_eq!(rx_delete_object(&store, key, None).unwrap(), 1);
+        let e = rx_read_object::<Model>(&store, key, None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no object"), "{db}: {e}");
+    }
+}

@@ -8,15 +8,18 @@ use clap::Args;
 use revoscale::core::{Result, WriteOptions};
 use revoscale::models::cube::{CrossTabsOptions, CubeOptions, rx_crosstabs, rx_cube};
 
-use crate::sources::{open_sink, open_source};
+use crate::sources::open_sink;
 use crate::summary::print_json;
 
 #[derive(Debug, Args)]
 pub struct CubeArgs {
     #[command(flatten)]
     pub context: crate::context::ContextArg,
-    /// The data (.xdf, a composite .xdf directory, .parquet, .csv/.tsv/.txt).
-    pub data: PathBuf,
+    /// The data (.xdf, a composite .xdf directory, .parquet, .csv/.tsv/.txt), or a database with
+    /// --odbc / --sqlserver and --table or --query.
+    pub data: Option<PathBuf>,
+    #[command(flatten)]
+    pub db: crate::db::DbArgs,
     /// One interaction of factors, optionally with a numeric response: "y ~ A:B", "~ A:F(n)".
     #[arg(long, short = 'f')]
     pub formula: String,
@@ -47,7 +50,7 @@ pub struct CubeArgs {
 }
 
 pub fn run_cube(args: CubeArgs) -> Result<()> {
-    let data = open_source(&args.data, |t| t)?;
+    let data = crate::db::open_data(&args.data, &args.db)?;
     let mut options = CubeOptions::default()
         .means(!args.sums)
         .remove_zero_counts(args.remove_zero_counts);
@@ -78,8 +81,11 @@ pub fn run_cube(args: CubeArgs) -> Result<()> {
 pub struct CrossTabsArgs {
     #[command(flatten)]
     pub context: crate::context::ContextArg,
-    /// The data (.xdf, a composite .xdf directory, .parquet, .csv/.tsv/.txt).
-    pub data: PathBuf,
+    /// The data (.xdf, a composite .xdf directory, .parquet, .csv/.tsv/.txt), or a database with
+    /// --odbc / --sqlserver and --table or --query.
+    pub data: Option<PathBuf>,
+    #[command(flatten)]
+    pub db: crate::db::DbArgs,
     /// Terms of factors, optionally with a numeric response: "~ A:B", "y ~ A:B + C".
     #[arg(long, short = 'f')]
     pub formula: String,
@@ -107,7 +113,7 @@ pub struct CrossTabsArgs {
 }
 
 pub fn run_crosstabs(args: CrossTabsArgs) -> Result<()> {
-    let data = open_source(&args.data, |t| t)?;
+    let data = crate::db::open_data(&args.data, &args.db)?;
     let mut options = CrossTabsOptions::default()
         .means(args.means)
         .marginals(args.marginals)

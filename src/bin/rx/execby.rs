@@ -11,8 +11,6 @@ use revoscale::models::linmod::{LinModOptions, rx_lin_mod};
 use revoscale::models::{SummaryOptions, rx_summary};
 use serde_json::{Map, Value};
 
-use crate::sources::open_source;
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Analysis {
     Summary,
@@ -22,8 +20,11 @@ pub enum Analysis {
 
 #[derive(Debug, Args)]
 pub struct ExecByArgs {
-    /// The data (.xdf, a composite .xdf directory, .parquet, .csv/.tsv/.txt).
-    pub data: PathBuf,
+    /// The data (.xdf, a composite .xdf directory, .parquet, .csv/.tsv/.txt), or a database with
+    /// --odbc / --sqlserver and --table or --query.
+    pub data: Option<PathBuf>,
+    #[command(flatten)]
+    pub db: crate::db::DbArgs,
     /// The key columns to split by (comma-separated): factors, strings, integers, logicals, dates.
     #[arg(long, value_delimiter = ',', required = true)]
     pub keys: Vec<String>,
@@ -91,7 +92,7 @@ fn coefficients(c: &[revoscale::models::linmod::Coefficient]) -> String {
 }
 
 pub fn run(args: ExecByArgs) -> Result<()> {
-    let data = open_source(&args.data, |t| t)?;
+    let data = crate::db::open_data(&args.data, &args.db)?;
     let keys: Vec<&str> = args.keys.iter().map(String::as_str).collect();
     let context = args.context.get()?;
     let res = rx_exec_by(

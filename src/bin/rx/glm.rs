@@ -9,15 +9,16 @@ use revoscale::models::family::{Family, Link};
 use revoscale::models::glm::{GlmOptions, LogitOptions, RxGlm, rx_glm, rx_logit};
 use serde_json::Value;
 
-use crate::sources::open_source;
-
 /// The options `rx logit` and `rx glm` share.
 #[derive(Debug, Args)]
 pub struct ModelArgs {
     #[command(flatten)]
     pub context: crate::context::ContextArg,
-    /// The data (.xdf, a composite .xdf directory, .parquet, .csv/.tsv/.txt).
-    pub data: PathBuf,
+    /// The data (.xdf, a composite .xdf directory, .parquet, .csv/.tsv/.txt), or a database with
+    /// --odbc / --sqlserver and --table or --query.
+    pub data: Option<PathBuf>,
+    #[command(flatten)]
+    pub db: crate::db::DbArgs,
     /// The model formula, e.g. "y ~ x + F + offset(log(n))".
     #[arg(long, short = 'f')]
     pub formula: String,
@@ -128,7 +129,7 @@ fn finish(fit: RxGlm, args: &ModelArgs) -> Result<()> {
 
 pub fn run_logit(args: LogitArgs) -> Result<()> {
     let a = &args.model;
-    let data = open_source(&a.data, |t| t)?;
+    let data = crate::db::open_data(&a.data, &a.db)?;
     let mut options = LogitOptions::default()
         .drop_first(a.drop_first)
         .cov_coef(a.cov_coef)
@@ -154,7 +155,7 @@ pub fn run_glm(args: GlmArgs) -> Result<()> {
         })?),
     };
     let a = &args.model;
-    let data = open_source(&a.data, |t| t)?;
+    let data = crate::db::open_data(&a.data, &a.db)?;
     let mut options = GlmOptions::new(family)
         .drop_first(a.drop_first)
         .cov_coef(a.cov_coef)

@@ -16,10 +16,14 @@ use crate::step::{StepArgs, run_step};
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
-    /// Input file (.csv, .tsv, .txt, .parquet, .xdf or a composite .xdf directory).
-    pub input: PathBuf,
+    /// Input file (.csv, .tsv, .txt, .parquet, .xdf or a composite .xdf directory); with
+    /// `--odbc ... --query Q` the only file named is the output, with `--odbc ... --table T` it is
+    /// the input written into the table.
+    pub input: Option<PathBuf>,
     /// Output file (.csv, .tsv, .txt, .parquet, .xdf).
-    pub output: PathBuf,
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub db: crate::db::DbArgs,
     /// Field delimiter of text input (sniffed when not given), e.g. `--delimiter ';'` or `--delimiter tab`.
     #[arg(long, value_name = "CHAR")]
     pub delimiter: Option<String>,
@@ -124,9 +128,17 @@ fn delimiter(s: &str) -> Result<u8> {
 }
 
 pub fn run(args: ImportArgs) -> Result<()> {
+    if args.db.is_set() {
+        return run_db(args);
+    }
+    let (Some(input), Some(output)) = (args.input.clone(), args.output.clone()) else {
+        return Err(Error::invalid(
+            "rx import needs an input and an output (or a database: --odbc ... --query Q <out>, --odbc ... --table T <in>)",
+        ));
+    };
     let info = column_info_of(&args.out)?;
     let delim = args.delimiter.as_deref().map(delimiter).transpose()?;
-    let in_kind = kind_of(&args.input)?;
+    let in_kind = kind_of(&input)?;
     if in_kind != Kind::Text
         && (delim.is_some() || args.no_header || args.na.is_some() || args.rows_to_sniff.is_some())
     {
@@ -135,7 +147,7 @@ pub fn run(args: ImportArgs) -> Result<()> {
         ));
     }
     let mut counter = None;
-    let source = open_source(&args.input, |mut t| {
+    let source = open_source(&input, |mut t| {
         if let Some(d) = delim {
             t = t.delimiter(d);
         }
@@ -158,10 +170,87 @@ pub fn run(args: ImportArgs) -> Result<()> {
         counter = Some(t.clone());
         t
     })?;
-    if args.input == args.output {
+    if input == output {
         return Err(Error::invalid("the input and the output are the same file"));
     }
-    let sink = open_sink(&args.output)?;
+    let sink = open_sink(&output)?;
+    copy(
+        &args,
+        source,
+        sink,
+        in_kind,
+        info,
+        counter,
+        &input.display().to_string(),
+        &output.display().to_string(),
+    )
+}
+
+/// A database on one side: `--query` (or `--table` with no file) reads it into the file named,
+/// `--table` with a file writes the file into the table.
+fn run_db(args: ImportArgs) -> Result<()> {
+    if args.output.is_some() {
+        return Err(Error::invalid(
+            "with a database, name one file: the output (--query) or the input to write into --table",
+        ));
+    }
+    let Some(file) = args.input.clone() else {
+        return Err(Error::invalid(
+            "name the file to import into or to export from",
+        ));
+    };
+    let info = column_info_of(&args.out)?;
+    if args.db.query.is_some() {
+        // Database → file.
+        let source = args
+            .db
+            .source()?
+            .ok_or_else(|| Error::invalid("no database source"))?;
+        let sink = open_sink(&file)?;
+        let from = source.name();
+        return copy(
+            &args,
+            source,
+            sink,
+            Kind::Parquet,
+            info,
+            None,
+            &from,
+            &file.display().to_string(),
+        );
+    }
+    // File → database table.
+    let in_kind = kind_of(&file)?;
+    let source = open_source(&file, |t| {
+        t.column_info(info.clone())
+            .strings_as_factors(args.out.strings_as_factors)
+    })?;
+    let sink = args.db.sink()?;
+    let to = sink.name();
+    copy(
+        &args,
+        source,
+        sink,
+        in_kind,
+        info,
+        None,
+        &file.display().to_string(),
+        &to,
+    )
+}
+
+/// Copies `source` into `sink`: as a data step when rows or columns change, else chunk by chunk.
+#[allow(clippy::too_many_arguments)]
+fn copy(
+    args: &ImportArgs,
+    source: Box<dyn revoscale::core::DataSource>,
+    sink: Box<dyn revoscale::core::DataSink>,
+    in_kind: Kind,
+    info: ColumnInfoMap,
+    counter: Option<TextData>,
+    from: &str,
+    to: &str,
+) -> Result<()> {
     // Row selections, transforms, column choices and conversions of .xdf or Parquet columns run as
     // a data step; a plain import is a straight copy.
     if args.step.is_active()
@@ -199,12 +288,7 @@ pub fn run(args: ImportArgs) -> Result<()> {
     let rows = revoscale::core::copy_chunks(reader, writer, |b| bar.inc(b.num_rows() as u64))?;
     bar.finish_and_clear();
     let secs = start.elapsed().as_secs_f64();
-    eprintln!(
-        "rx import: {} rows from {} to {} in {secs:.2} s",
-        rows,
-        args.input.display(),
-        args.output.display()
-    );
+    eprintln!("rx import: {rows} rows from {from} to {to} in {secs:.2} s");
     report_bad_values(counter);
     Ok(())
 }

@@ -7,14 +7,15 @@ use revoscale::core::{Error, Result};
 use revoscale::models::linmod::{LinModOptions, RxLinMod, rx_lin_mod};
 use serde_json::Value;
 
-use crate::sources::open_source;
-
 #[derive(Debug, Args)]
 pub struct LinModArgs {
     #[command(flatten)]
     pub context: crate::context::ContextArg,
-    /// The data (.xdf, a composite .xdf directory, .parquet, .csv/.tsv/.txt).
-    pub data: PathBuf,
+    /// The data (.xdf, a composite .xdf directory, .parquet, .csv/.tsv/.txt), or a database with
+    /// --odbc / --sqlserver and --table or --query.
+    pub data: Option<PathBuf>,
+    #[command(flatten)]
+    pub db: crate::db::DbArgs,
     /// The model formula, e.g. "y ~ x + F + x:F".
     #[arg(long, short = 'f')]
     pub formula: String,
@@ -65,7 +66,7 @@ pub fn summary_json(fit: &RxLinMod) -> Result<Value> {
 }
 
 pub fn run(args: LinModArgs) -> Result<()> {
-    let data = open_source(&args.data, |t| t)?;
+    let data = crate::db::open_data(&args.data, &args.db)?;
     let mut options = LinModOptions::default()
         .drop_first(args.drop_first)
         .cube(args.cube)

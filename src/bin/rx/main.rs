@@ -3,6 +3,7 @@
 
 mod context;
 mod cube;
+mod db;
 mod demo;
 mod etl;
 mod execby;

@@ -7,14 +7,15 @@ use clap::Args;
 use revoscale::core::{Error, Result};
 use revoscale::models::summary::{SummaryOptions, SummaryStat, rx_summary};
 
-use crate::sources::open_source;
-
 #[derive(Debug, Args)]
 pub struct SummaryArgs {
     #[command(flatten)]
     pub context: crate::context::ContextArg,
-    /// The data (.xdf, a composite .xdf directory, .parquet, .csv/.tsv/.txt).
-    pub data: PathBuf,
+    /// The data (.xdf, a composite .xdf directory, .parquet, .csv/.tsv/.txt), or a database with
+    /// --odbc / --sqlserver and --table or --query.
+    pub data: Option<PathBuf>,
+    #[command(flatten)]
+    pub db: crate::db::DbArgs,
     /// The terms to summarise, e.g. "~ x + g", "y ~ g" (y by category of g), "~ y:g:F(n)".
     #[arg(long, short = 'f', default_value = "~ .")]
     pub formula: String,
@@ -50,7 +51,7 @@ pub fn print_json(text: serde_json::Result<String>) -> Result<()> {
 }
 
 pub fn run(args: SummaryArgs) -> Result<()> {
-    let data = open_source(&args.data, |t| t)?;
+    let data = crate::db::open_data(&args.data, &args.db)?;
     let mut options = SummaryOptions::default()
         .by_term(!args.complete_rows)
         .remove_zero_counts(args.remove_zero_counts);

@@ -11,8 +11,6 @@ use revoscale::models::tree::{
 use revoscale::predict::{Model, rx_save_model};
 use serde_json::{Value, json};
 
-use crate::sources::open_source;
-
 /// Which tree model a command fits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TreeKind {
@@ -44,8 +42,11 @@ pub enum SplitArg {
 pub struct TreeArgs {
     #[command(flatten)]
     pub context: crate::context::ContextArg,
-    /// The data (.xdf, a composite .xdf directory, .parquet, .csv/.tsv/.txt).
-    pub data: PathBuf,
+    /// The data (.xdf, a composite .xdf directory, .parquet, .csv/.tsv/.txt), or a database with
+    /// --odbc / --sqlserver and --table or --query.
+    pub data: Option<PathBuf>,
+    #[command(flatten)]
+    pub db: crate::db::DbArgs,
     /// The model formula, e.g. "Late ~ DayOfWeek + CRSDepTime + Distance".
     #[arg(long, short = 'f')]
     pub formula: String,
@@ -135,7 +136,7 @@ fn print_json(v: &Value) -> Result<()> {
 }
 
 pub fn run(kind: TreeKind, args: TreeArgs) -> Result<()> {
-    let data = open_source(&args.data, |t| t)?;
+    let data = crate::db::open_data(&args.data, &args.db)?;
     let mut rx = RxOptions::default();
     if let Some(n) = args.rows_per_read {
         rx = rx.rows_per_read(n);

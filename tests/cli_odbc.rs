@@ -1,0 +1,160 @@
+//! `rx` with databases (built with the `odbc` feature): import a query into .xdf, export a file
+//! into a table, and run analyses on a table, against SQLite (and PostgreSQL when
+//! `.ci/databases.sh` has started one). A missing driver skips, except in CI.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn rx(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rx"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("RX_DB_PASSWORD")
+        .output()
+        .expect("rx runs")
+}
+
+fn ok(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "rx failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Connection strings of the databases present: SQLite (a file in `dir`) and PostgreSQL.
+fn databases(dir: &Path) -> Vec<(&'static str, String)> {
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    let env_file = std::fs::read_to_string("/tmp/rx-db-env.sh").unwrap_or_default();
+    let from_env = |key: &str| -> Option<String> {
+        std::env::var(key).ok().or_else(|| {
+            env_file.lines().find_map(|l| {
+                l.strip_prefix(&format!("export {key}="))
+                    .map(|v| v.trim_matches('\'').to_string())
+            })
+        })
+    };
+    let mut out = Vec::new();
+    let sqlite = from_env("RX_TEST_SQLITE_ODBC_DRIVER")
+        .unwrap_or_else(|| "/usr/lib/x86_64-linux-gnu/odbc/libsqlite3odbc.so".into());
+    if Path::new(&sqlite).exists() {
+        out.push((
+            "sqlite",
+            format!("Driver={sqlite};Database={}", dir.join("t.db").display()),
+        ));
+    } else {
+        assert!(!ci, "CI: no SQLite ODBC driver at {sqlite}");
+        eprintln!("skipping SQLite: no driver at {sqlite}");
+    }
+    match from_env("RX_TEST_PG_ODBC") {
+        Some(pg) => out.push(("postgres", pg)),
+        None => {
+            assert!(!ci, "CI: no PostgreSQL (run .ci/databases.sh)");
+            eprintln!("skipping PostgreSQL: run .ci/databases.sh");
+        }
+    }
+    out
+}
+
+#[test]
+fn import_export_and_analyse_a_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = String::from("x,g,y\n");
+    for i in 0..300 {
+        let x = i as f64 / 10.0;
+        let g = ["a", "b", "c"][i % 3];
+        let y = 1.5 + 2.0 * x + if g == "b" { 3.0 } else { 0.0 } + ((i * 31) % 7) as f64 / 10.0;
+        csv.push_str(&format!("{x},{g},{y}\n"));
+    }
+    std::fs::write(dir.path().join("f.csv"), csv).unwrap();
+    ok(&rx(
+        &["import", "f.csv", "f.xdf", "--strings-as-factors"],
+        dir.path(),
+    ));
+    let local: Value = serde_json::from_str(&ok(&rx(
+        &["linmod", "f.xdf", "-f", "y ~ x + g", "--json"],
+        dir.path(),
+    )))
+    .unwrap();
+    for (db, conn) in databases(dir.path()) {
+        // Export the file into a table (then replace it).
+        ok(&rx(
+            &[
+                "import",
+                "f.xdf",
+                "--odbc",
+                &conn,
+                "--table",
+                "rx cli",
+                "--overwrite",
+            ],
+            dir.path(),
+        ));
+        let o = rx(
+            &["import", "f.xdf", "--odbc", &conn, "--table", "rx cli"],
+            dir.path(),
+        );
+        assert!(!o.status.success(), "{db}: exists without --overwrite");
+        // Import a query into .xdf, with the factor's levels declared.
+        let q = if db == "sqlite" {
+            "SELECT * FROM \"rx cli\" WHERE x >= 10"
+        } else {
+            "SELECT * FROM \"rx cli\" WHERE x >= 10 ORDER BY x"
+        };
+        let out = format!("{db}.xdf");
+        ok(&rx(
+            &[
+                "import", "--odbc", &conn, "--query", q, &out, "--levels", "g=a,b,c",
+            ],
+            dir.path(),
+        ));
+        let info = ok(&rx(&["info", &out, "--json"], dir.path()));
+        let info: Value = serde_json::from_str(&info).unwrap();
+        assert_eq!(info["num_rows"], 200, "{db}: {info}");
+        // An analysis on the table agrees with the one on the file.
+        let fit: Value = serde_json::from_str(&ok(&rx(
+            &[
+                "linmod",
+                "--odbc",
+                &conn,
+                "--table",
+                "rx cli",
+                "-f",
+                "y ~ x + g",
+                "--json",
+            ],
+            dir.path(),
+        )))
+        .unwrap();
+        for (a, b) in local["coefficients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(fit["coefficients"].as_array().unwrap())
+        {
+            assert_eq!(a["term"], b["term"]);
+            if let (Some(x), Some(y)) = (a["estimate"].as_f64(), b["estimate"].as_f64()) {
+                assert!((x - y).abs() <= 1e-9 * x.abs().max(1.0), "{db}: {x} vs {y}");
+            }
+        }
+        // A bad query names itself; a bad password does not show.
+        let o = rx(
+            &[
+                "summary",
+                "--odbc",
+                &conn,
+                "--query",
+                "SELEC nope",
+                "-f",
+                "~ x",
+            ],
+            dir.path(),
+        );
+        assert!(!o.status.success());
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("SELEC nope"), "{db}: {err}");
+    }
+}
