@@ -1,26 +1,11 @@
 //! `--context` on the analyses and `rx exec-by`, as a user runs them.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 use serde_json::Value;
 
-fn rx(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rx"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("rx runs")
-}
+use crate::common::{ok, rx};
 
-fn ok(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "rx failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
 
 /// 600 rows in blocks of 50: `delay` = 2x (+5 for g = b, +1 per unit of x for g = c).
 fn setup() -> tempfile::TempDir {

@@ -3,27 +3,11 @@
 //! `.ci/databases.sh` has started one). A missing driver skips, except in CI.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 use serde_json::Value;
 
-fn rx(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rx"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("RX_DB_PASSWORD")
-        .output()
-        .expect("rx runs")
-}
+use crate::common::{ok, rx};
 
-fn ok(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "rx failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
 
 /// Connection strings of the databases present: SQLite (a file in `dir`) and PostgreSQL.
 fn databases(dir: &Path) -> Vec<(&'static str, String)> {

@@ -1,6 +1,7 @@
 //! Integration tests of the revoscale facade and the `rx` tool (one test binary).
 
 mod cli;
+mod common;
 mod cli_contexts;
 mod cli_glm;
 mod cli_linmod;
