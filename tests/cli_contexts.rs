@@ -6,7 +6,6 @@ use serde_json::Value;
 
 use crate::common::{ok, rx};
 
-
 /// 600 rows in blocks of 50: `delay` = 2x (+5 for g = b, +1 per unit of x for g = c).
 fn setup() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();

@@ -8,7 +8,6 @@ use serde_json::Value;
 
 use crate::common::{ok, rx};
 
-
 /// Connection strings of the databases present: SQLite (a file in `dir`) and PostgreSQL.
 fn databases(dir: &Path) -> Vec<(&'static str, String)> {
     let ci = std::env::var("CI").is_ok_and(|v| v == "true");

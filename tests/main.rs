@@ -1,7 +1,6 @@
 //! Integration tests of the revoscale facade and the `rx` tool (one test binary).
 
 mod cli;
-mod common;
 mod cli_contexts;
 mod cli_glm;
 mod cli_linmod;
@@ -10,6 +9,7 @@ mod cli_odbc;
 mod cli_predict;
 mod cli_summary;
 mod cli_trees;
+mod common;
 mod fuzz;
 mod pema;
 mod roundtrip;
