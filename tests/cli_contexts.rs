@@ -1,7 +1,5 @@
 //! `--context` on the analyses and `rx exec-by`, as a user runs them.
 
-use std::path::Path;
-
 use serde_json::Value;
 
 use crate::common::{ok, rx};
