@@ -7,6 +7,8 @@
 //!   part order.
 //! - [`RxComputeContext`]: either, chosen at run time (`"local"`, `"parallel:4"`); the current one is
 //!   kept per thread and scope with [`rx_set_compute_context`] / [`rx_get_compute_context`].
+//! - [`RxInDatabase`] / [`RxInSqlServer`] (feature `odbc`): analyses on database sources as SQL
+//!   aggregates, so no row leaves the database.
 //! - [`rx_exec`]: a function over a list of argument sets; [`rx_exec_by`]: a function over the
 //!   partitions of a source by key columns.
 //!
@@ -16,10 +18,14 @@
 
 pub mod exec;
 pub mod exec_by;
+#[cfg(feature = "odbc")]
+pub mod indb;
 pub mod local;
 
 pub use exec::{ExecOptions, rx_exec};
 pub use exec_by::{ExecByResult, rx_exec_by};
+#[cfg(feature = "odbc")]
+pub use indb::{RxInDatabase, RxInSqlServer};
 pub use local::{
     ContextGuard, CurrentContext, RxComputeContext, RxLocalParallel, rx_get_compute_context,
     rx_set_compute_context,

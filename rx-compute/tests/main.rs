@@ -1,6 +1,9 @@
 //! rx-compute's tests: every analysis agrees across contexts; scoped current context; rx_exec and
 //! rx_exec_by.
 
+#[cfg(feature = "odbc")]
+mod indb;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 

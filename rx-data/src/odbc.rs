@@ -147,6 +147,17 @@ impl RxOdbcData {
         &self.connection
     }
 
+    /// Whether text values are trimmed of trailing spaces.
+    pub fn trims_space(&self) -> bool {
+        self.trim_space
+    }
+
+    /// Whether `column_info` renames, retypes or relevels columns (so the table's own columns
+    /// are not the ones an analysis sees).
+    pub fn has_column_info(&self) -> bool {
+        !self.column_info.is_empty()
+    }
+
     /// What the source reads.
     pub fn from(&self) -> &From {
         &self.from

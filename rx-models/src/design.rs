@@ -561,6 +561,26 @@ impl Design {
         Design::from_plan(plan, &found, options)
     }
 
+    /// Resolves `formula` against a schema, with `find` supplying the levels (and `F(x)` ranges)
+    /// the metadata does not declare — e.g. from `SELECT DISTINCT` in a database, so no row is
+    /// read here. Text levels must come sorted, as the levels pass sorts them.
+    pub fn resolve_with(
+        formula: &Formula,
+        schema: &Schema,
+        source_name: &str,
+        options: DesignOptions,
+        find: impl FnOnce(&LevelsRequest) -> Result<FoundLevels>,
+    ) -> Result<Design> {
+        let plan = plan(formula, schema, source_name)?;
+        let req = plan.request();
+        let found = if req.is_empty() {
+            FoundLevels::default()
+        } else {
+            find(&req)?
+        };
+        Design::from_plan(plan, &found, options)
+    }
+
     /// Resolves `formula` against a schema whose factors all declare their levels (no pass).
     pub fn from_schema(
         formula: &Formula,

@@ -578,6 +578,20 @@ impl Pema for LinModPema {
 }
 
 impl LinModPema {
+    /// The fit from an R factor of `[√w·X | √w·y]` built elsewhere (in-database statistics),
+    /// with no refinement pass.
+    pub(crate) fn result_from_r(&self, r: &Mat<f64>, counts: Counts) -> RxLinMod {
+        let fit = ls::solve(r, self.options.tolerance);
+        let condition_number = ls::condition_number(&fit.r);
+        self.result(Solved {
+            fit,
+            counts,
+            condition_number,
+            refinements: 0,
+            sums: None,
+        })
+    }
+
     fn result(&self, s: Solved) -> RxLinMod {
         let design = &self.design;
         let p = design.ncols;

@@ -1,0 +1,640 @@
+//! In-database analytics: [`RxInDatabase`] (any ODBC database) and [`RxInSqlServer`].
+//!
+//! An analysis on an [`RxOdbcData`] source in this context sends its sufficient statistics to the
+//! database as SQL aggregates, so no row leaves the database:
+//!
+//! - `rx_lin_mod` ([`RxInDatabase::lin_mod`]): factor levels by `SELECT DISTINCT`, the means of the
+//!   numeric variables, then per combination of factor levels (`GROUP BY`) the weighted count and
+//!   the sums and cross-products of the centred numeric terms; the model is solved locally from
+//!   those few numbers (see `rx_models::suffstats`).
+//!
+//! Any other analysis ([`ComputeContext::run`]) streams the rows over ODBC into the local
+//! algorithm, and says so on standard error.
+//!
+//! Names are quoted by the database's dialect and values (factor levels, centres) are written as
+//! escaped literals; nothing a user gives is pasted into SQL as it is.
+
+use std::sync::Arc;
+
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::{DataType, Float64Type, Schema};
+use arrow::record_batch::RecordBatch;
+use rx_core::formula::{BinOp, Expr, Formula, Func};
+use rx_core::source::{DataSource, ReadOptions};
+use rx_core::{ComputeContext, Error, Pema, Result, RxLocalSeq, RxOptions};
+use rx_data::odbc::{Dialect, From, RxOdbcData};
+use rx_models::design::{
+    Design, DesignOptions, FactorSource, FoundLevels, LevelsRequest, NumSource, ResponseSource,
+};
+use rx_models::linmod::{LinModOptions, RxLinMod};
+use rx_models::suffstats::{Atom, GroupStats, StatsLayout, SuffStats, lin_mod_from_stats};
+
+/// The in-database compute context for any ODBC database (revoscalepy's `RxInSqlServer`, for
+/// every database the dialects know).
+#[derive(Debug, Clone, Default)]
+pub struct RxInDatabase {
+    /// Refuse sources whose database is not SQL Server ([`RxInSqlServer`]).
+    sql_server_only: bool,
+    /// Print nothing when an analysis streams rows instead.
+    quiet: bool,
+}
+
+/// revoscalepy's `RxInSqlServer`: [`RxInDatabase`] for SQL Server sources.
+pub type RxInSqlServer = RxInDatabase;
+
+impl RxInDatabase {
+    /// The context for any ODBC database.
+    pub fn new() -> Self {
+        RxInDatabase::default()
+    }
+
+    /// The context for SQL Server (`RxInSqlServer`): other databases are refused.
+    pub fn sql_server() -> Self {
+        RxInDatabase {
+            sql_server_only: true,
+            quiet: false,
+        }
+    }
+
+    /// Whether to stay silent when an analysis streams rows instead of running in the database.
+    pub fn quiet(mut self, yes: bool) -> Self {
+        self.quiet = yes;
+        self
+    }
+
+    /// `rx_lin_mod` inside the database: only aggregates travel.
+    pub fn lin_mod(
+        &self,
+        formula: &str,
+        data: &RxOdbcData,
+        options: &LinModOptions,
+    ) -> Result<RxLinMod> {
+        let parsed = Formula::parse(formula)?;
+        if parsed.response.is_none() {
+            return Err(Error::Formula {
+                formula: formula.to_string(),
+                position: 0,
+                message: "a linear model needs a response: write `y ~ terms`".into(),
+            });
+        }
+        if !parsed.offsets.is_empty() || options.cube || data.has_column_info() {
+            self.say(&format!(
+                "rx_lin_mod with {} has no in-database form; streaming the rows over ODBC",
+                if options.cube {
+                    "cube = true"
+                } else if data.has_column_info() {
+                    "column_info on the source"
+                } else {
+                    "an offset"
+                }
+            ));
+            return rx_models::linmod::rx_lin_mod(formula, data, options, &RxLocalSeq);
+        }
+        let db = Db::open(data, self.sql_server_only)?;
+        let design = Design::resolve_with(
+            &parsed,
+            &db.schema,
+            &data.name(),
+            DesignOptions {
+                drop_first: options.drop_first,
+            },
+            |req| db.levels(req),
+        )?;
+        if matches!(
+            design.response.as_ref().map(|r| &r.source),
+            Some(ResponseSource::Factor(_))
+        ) {
+            return Err(Error::invalid(format!(
+                "{formula}: the response is a factor; rx_lin_mod needs a numeric response (use rx_logit for a binary factor)"
+            )));
+        }
+        let layout = StatsLayout::of(&design)?;
+        let weights = Weights::of(
+            &db,
+            options.pweights.as_deref(),
+            options.fweights.as_deref(),
+        )?;
+        let stats = db.linear_stats(&design, &layout, &weights)?;
+        lin_mod_from_stats(design, options, &layout, &stats)
+    }
+
+    fn say(&self, message: &str) {
+        if !self.quiet {
+            eprintln!("RxInDatabase: {message}");
+        }
+    }
+}
+
+impl ComputeContext for RxInDatabase {
+    fn name(&self) -> &str {
+        if self.sql_server_only {
+            "RxInSqlServer"
+        } else {
+            "RxInDatabase"
+        }
+    }
+
+    /// An analysis without an in-database form: the rows stream over ODBC into the local
+    /// algorithm (and a note says so).
+    fn run<P: Pema>(
+        &self,
+        pema: &mut P,
+        source: &dyn DataSource,
+        options: &RxOptions,
+    ) -> Result<P::Output> {
+        let name = std::any::type_name::<P>();
+        let short = name.rsplit("::").next().unwrap_or(name);
+        self.say(&format!(
+            "{short} has no in-database form; streaming the rows of {} into the local algorithm",
+            source.name()
+        ));
+        RxLocalSeq.run(pema, source, options)
+    }
+}
+
+/// The weights of a fit as SQL: `w` (probability × frequency) and `f` (frequency).
+struct Weights {
+    w: String,
+    f: String,
+    columns: Vec<String>,
+}
+
+impl Weights {
+    fn of(db: &Db, pweights: Option<&str>, fweights: Option<&str>) -> Result<Weights> {
+        let mut w = Vec::new();
+        let mut columns = Vec::new();
+        let mut f = "1".to_string();
+        for (c, freq) in [(pweights, false), (fweights, true)] {
+            if let Some(c) = c {
+                db.check_column(c)?;
+                let e = db.float(&db.dialect.ident(c)?);
+                if freq {
+                    f = e.clone();
+                }
+                w.push(e);
+                columns.push(c.to_string());
+            }
+        }
+        Ok(Weights {
+            w: if w.is_empty() {
+                "1".into()
+            } else {
+                w.join(" * ")
+            },
+            f,
+            columns,
+        })
+    }
+}
+
+/// A database source, connected once to learn its dialect and schema.
+struct Db<'a> {
+    data: &'a RxOdbcData,
+    dialect: Dialect,
+    schema: Arc<Schema>,
+    from: String,
+}
+
+impl<'a> Db<'a> {
+    fn open(data: &'a RxOdbcData, sql_server_only: bool) -> Result<Db<'a>> {
+        let dialect = {
+            let conn = data.connect()?;
+            data.dialect_of(&conn)
+        };
+        if sql_server_only && dialect != Dialect::SqlServer {
+            return Err(Error::invalid(format!(
+                "RxInSqlServer runs in SQL Server, but {} is a {dialect:?} database; use RxInDatabase",
+                data.name()
+            )));
+        }
+        let schema = data.schema()?;
+        let from = match data.from() {
+            From::Table(t) => dialect.ident(t)?,
+            From::Query(q) => format!("({}) rx_src", q.trim().trim_end_matches(';')),
+        };
+        Ok(Db {
+            data,
+            dialect,
+            schema,
+            from,
+        })
+    }
+
+    fn check_column(&self, c: &str) -> Result<()> {
+        if self.schema.field_with_name(c).is_err() {
+            return Err(Error::invalid(format!(
+                "{}: no column '{c}'; the columns are {}",
+                self.data.name(),
+                self.schema
+                    .fields()
+                    .iter()
+                    .map(|f| f.name().as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        Ok(())
+    }
+
+    /// `e` as a double.
+    fn float(&self, e: &str) -> String {
+        match self.dialect {
+            Dialect::SqlServer => format!("CAST({e} AS FLOAT)"),
+            Dialect::Sqlite => format!("CAST({e} AS REAL)"),
+            _ => format!("CAST({e} AS DOUBLE PRECISION)"),
+        }
+    }
+
+    /// A double literal that reads back as exactly `v`.
+    fn number(&self, v: f64) -> Result<String> {
+        if !v.is_finite() {
+            return Err(Error::invalid(format!(
+                "the in-database fit met a non-finite value ({v}); check the data for infinities"
+            )));
+        }
+        Ok(self.float(&format!("{v:e}")))
+    }
+
+    /// An aggregate as the result column `c<i>`, read back without loss (SQLite's driver gives
+    /// 15 digits of a double, so SQLite prints 17).
+    fn out(&self, agg: &str, i: usize) -> String {
+        match self.dialect {
+            Dialect::Sqlite => format!("printf('%!.17g', {agg}) AS c{i}"),
+            _ => format!("{agg} AS c{i}"),
+        }
+    }
+
+    fn count(&self) -> &'static str {
+        match self.dialect {
+            Dialect::SqlServer => "COUNT_BIG(*)",
+            _ => "COUNT(*)",
+        }
+    }
+
+    /// Runs a query and returns its result as one batch.
+    fn query(&self, sql: &str) -> Result<RecordBatch> {
+        let q = RxOdbcData::with(
+            self.data.connection_string().clone(),
+            From::Query(sql.into()),
+        )
+        .dialect(self.dialect)
+        .trim_space(self.data.trims_space())
+        .rows_per_read(100_000);
+        let schema = q.schema().map_err(|e| self.explain(e, sql))?;
+        let mut batches = Vec::new();
+        for b in q
+            .open(&ReadOptions::default())
+            .map_err(|e| self.explain(e, sql))?
+        {
+            batches.push(b.map_err(|e| self.explain(e, sql))?);
+        }
+        arrow::compute::concat_batches(&schema, &batches)
+            .map_err(|e| Error::arrow(format!("{}: collecting {sql}", self.data.name()), e))
+    }
+
+    fn explain(&self, e: Error, sql: &str) -> Error {
+        Error::invalid(format!(
+            "{}: the in-database query failed ({e}); the query was: {sql}. If the database lacks a function the formula uses, run the analysis with the local context instead",
+            self.data.name()
+        ))
+    }
+
+    /// The SQL of a numeric variable's values.
+    fn numeric(&self, s: &NumSource) -> Result<String> {
+        match s {
+            NumSource::Column(c) => {
+                let q = self.dialect.ident(c)?;
+                Ok(
+                    match self.schema.field_with_name(c).map(|f| f.data_type()) {
+                        Ok(DataType::Boolean) => {
+                            format!("CASE WHEN {q} THEN 1.0 WHEN NOT {q} THEN 0.0 END")
+                        }
+                        _ => self.float(&q),
+                    },
+                )
+            }
+            NumSource::Computed(e) => self.expr(e),
+            NumSource::Codes { column, levels } => {
+                let mut s = format!("CASE {}", self.dialect.ident(column)?);
+                for (i, l) in levels.iter().enumerate() {
+                    s.push_str(&format!(" WHEN {} THEN {}", self.dialect.string(l)?, i + 1));
+                }
+                s.push_str(" END");
+                Ok(self.float(&s))
+            }
+        }
+    }
+
+    /// A formula expression as SQL; undefined values (log of a non-positive number, division by
+    /// zero) become NULL, so the row counts as missing.
+    fn expr(&self, e: &Expr) -> Result<String> {
+        Ok(match e {
+            Expr::Column(c) => self.numeric(&NumSource::Column(c.clone()))?,
+            Expr::Number(v) => self.number(*v)?,
+            Expr::Neg(a) => format!("(-{})", self.expr(a)?),
+            Expr::Binary { op, lhs, rhs } => {
+                let (a, b) = (self.expr(lhs)?, self.expr(rhs)?);
+                match op {
+                    BinOp::Add => format!("({a} + {b})"),
+                    BinOp::Sub => format!("({a} - {b})"),
+                    BinOp::Mul => format!("({a} * {b})"),
+                    BinOp::Div => format!("({a} / NULLIF({b}, 0))"),
+                    BinOp::Pow => format!("POWER({a}, {b})"),
+                }
+            }
+            Expr::Call { func, arg } => {
+                let a = self.expr(arg)?;
+                let ln = |x: &str| match self.dialect {
+                    Dialect::SqlServer => format!("LOG({x})"),
+                    _ => format!("LN({x})"),
+                };
+                match func {
+                    Func::Log => format!("(CASE WHEN {a} > 0 THEN {} END)", ln(&a)),
+                    Func::Log10 => format!(
+                        "(CASE WHEN {a} > 0 THEN {} / {} END)",
+                        ln(&a),
+                        ln(&self.number(10.0)?)
+                    ),
+                    Func::Log2 => format!(
+                        "(CASE WHEN {a} > 0 THEN {} / {} END)",
+                        ln(&a),
+                        ln(&self.number(2.0)?)
+                    ),
+                    Func::Exp => format!("EXP({a})"),
+                    Func::Sqrt => format!("(CASE WHEN {a} >= 0 THEN SQRT({a}) END)"),
+                    Func::Abs => format!("ABS({a})"),
+                }
+            }
+        })
+    }
+
+    /// The SQL of a factor's group key.
+    fn factor_key(&self, source: &FactorSource) -> Result<String> {
+        match source {
+            FactorSource::Column(c) => self.dialect.ident(c),
+            FactorSource::Integer { column, .. } => {
+                let x = self.float(&self.dialect.ident(column)?);
+                Ok(match self.dialect {
+                    // No FLOOR without SQLite's optional math functions.
+                    Dialect::Sqlite => {
+                        format!("(CAST({x} AS INTEGER) - ({x} < CAST({x} AS INTEGER)))")
+                    }
+                    _ => format!("FLOOR({x})"),
+                })
+            }
+        }
+    }
+
+    /// Levels of text columns (sorted, as the local levels pass sorts text) and ranges of `F(x)`
+    /// columns, by `SELECT DISTINCT` and `MIN`/`MAX`.
+    fn levels(&self, req: &LevelsRequest) -> Result<FoundLevels> {
+        let mut found = FoundLevels::default();
+        for c in &req.level_columns {
+            let q = self.dialect.ident(c)?;
+            let text = !matches!(
+                self.schema.field_with_name(c).map(|f| f.data_type()),
+                Ok(DataType::Dictionary(..))
+            );
+            let sql = format!(
+                "SELECT DISTINCT {q} AS c0 FROM {} WHERE {q} IS NOT NULL",
+                self.from
+            );
+            let b = self.query(&sql)?;
+            let col = arrow::compute::cast(b.column(0), &DataType::Utf8)
+                .map_err(|e| Error::arrow(format!("reading the levels of '{c}'"), e))?;
+            let mut levels: Vec<String> = col
+                .as_string::<i32>()
+                .iter()
+                .flatten()
+                .map(str::to_string)
+                .collect();
+            levels.sort();
+            levels.dedup();
+            found.levels.push((c.clone(), levels, text));
+        }
+        for c in &req.range_columns {
+            let x = self.float(&self.dialect.ident(c)?);
+            let sql = format!(
+                "SELECT {}, {} FROM {}",
+                self.out(&format!("MIN({x})"), 0),
+                self.out(&format!("MAX({x})"), 1),
+                self.from
+            );
+            let b = self.query(&sql)?;
+            let v = floats(&b)?;
+            if let (Some(Some(lo)), Some(Some(hi))) = (v[0].first(), v[1].first()) {
+                found.ranges.push((c.clone(), *lo, *hi));
+            }
+        }
+        Ok(found)
+    }
+
+    /// The group statistics of a linear model: two queries over the source.
+    fn linear_stats(
+        &self,
+        design: &Design,
+        layout: &StatsLayout,
+        weights: &Weights,
+    ) -> Result<SuffStats> {
+        // Rows with every value the model reads.
+        let mut valid: Vec<String> = Vec::new();
+        for c in design.columns(
+            &weights
+                .columns
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+        ) {
+            self.check_column(&c)?;
+            valid.push(format!("{} IS NOT NULL", self.dialect.ident(&c)?));
+        }
+        let numerics: Vec<String> = design
+            .numerics
+            .iter()
+            .map(|n| self.numeric(&n.source))
+            .collect::<Result<_>>()?;
+        let response = match design.response.as_ref().map(|r| &r.source) {
+            Some(ResponseSource::Numeric(s)) => self.numeric(s)?,
+            _ => {
+                return Err(Error::invalid(
+                    "internal: an in-database fit needs a numeric response",
+                ));
+            }
+        };
+        for e in numerics.iter().chain(std::iter::once(&response)) {
+            if !matches!(e.as_str(), s if s.starts_with("CAST(")) {
+                valid.push(format!("{e} IS NOT NULL"));
+            }
+        }
+        valid.push(format!("{} IS NOT NULL", weights.w));
+        let valid = valid.join(" AND ");
+        let w = &weights.w;
+
+        // Query 1: counts and the means the atoms are centred by.
+        let mut cols = vec![
+            self.out(self.count(), 0),
+            self.out(&format!("SUM(CASE WHEN {valid} THEN 1 ELSE 0 END)"), 1),
+            self.out(&format!("SUM(CASE WHEN {valid} THEN {w} END)"), 2),
+        ];
+        for (i, e) in numerics
+            .iter()
+            .chain(std::iter::once(&response))
+            .enumerate()
+        {
+            cols.push(self.out(&format!("SUM(CASE WHEN {valid} THEN {w} * {e} END)"), 3 + i));
+        }
+        let b = self.query(&format!("SELECT {} FROM {}", cols.join(", "), self.from))?;
+        let v = floats(&b)?;
+        let first = |i: usize| v[i].first().copied().flatten().unwrap_or(0.0);
+        let (n_all, n_valid, sum_w) = (first(0), first(1), first(2));
+        let mean = |i: usize| {
+            if sum_w != 0.0 {
+                first(3 + i) / sum_w
+            } else {
+                0.0
+            }
+        };
+        let means: Vec<f64> = (0..numerics.len()).map(mean).collect();
+        let response_mean = mean(numerics.len());
+        let n_missing = (n_all - n_valid).max(0.0) as u64;
+        if n_valid == 0.0 {
+            return Ok(SuffStats {
+                means,
+                response_mean,
+                groups: Vec::new(),
+                n_missing,
+            });
+        }
+
+        // Query 2: per combination of factor levels, the sums of the centred atoms and their
+        // products.
+        let centred = |i: usize| -> Result<String> {
+            Ok(format!("({} - {})", numerics[i], self.number(means[i])?))
+        };
+        let atoms: Vec<String> = layout
+            .atoms
+            .iter()
+            .map(|a| match a {
+                Atom::Product(vars) => Ok(vars
+                    .iter()
+                    .map(|&i| centred(i))
+                    .collect::<Result<Vec<_>>>()?
+                    .join(" * ")),
+                Atom::Response(_) => Ok(format!("({response} - {})", self.number(response_mean)?)),
+            })
+            .collect::<Result<_>>()?;
+        let keys: Vec<String> = design
+            .factors
+            .iter()
+            .map(|f| self.factor_key(&f.source))
+            .collect::<Result<_>>()?;
+        let nk = keys.len();
+        let mut cols: Vec<String> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| format!("{k} AS k{i}"))
+            .collect();
+        let f = &weights.f;
+        cols.push(self.out(self.count(), 0));
+        cols.push(self.out(&format!("SUM({w})"), 1));
+        cols.push(self.out(&format!("SUM(CASE WHEN {w} > 0 THEN {f} ELSE 0 END)"), 2));
+        let mut i = 3;
+        for a in &atoms {
+            cols.push(self.out(&format!("SUM({w} * {a})"), i));
+            i += 1;
+        }
+        for x in 0..atoms.len() {
+            for z in x..atoms.len() {
+                cols.push(self.out(&format!("SUM({w} * {} * {})", atoms[x], atoms[z]), i));
+                i += 1;
+            }
+        }
+        let mut sql = format!(
+            "SELECT {} FROM {} WHERE {valid}",
+            cols.join(", "),
+            self.from
+        );
+        if nk > 0 {
+            sql.push_str(&format!(" GROUP BY {}", keys.join(", ")));
+        }
+        let b = self.query(&sql)?;
+        let nums = floats(
+            &b.project(&(nk..b.num_columns()).collect::<Vec<_>>())
+                .map_err(|e| Error::arrow("reading the in-database statistics", e))?,
+        )?;
+        let mut groups = Vec::with_capacity(b.num_rows());
+        for r in 0..b.num_rows() {
+            let mut levels = Vec::with_capacity(nk);
+            for (k, f) in design.factors.iter().enumerate() {
+                levels.push(self.level_of(b.column(k), r, f)?);
+            }
+            let get = |c: usize| nums[c][r].unwrap_or(0.0);
+            let na = atoms.len();
+            groups.push(GroupStats {
+                levels,
+                rows: get(0) as u64,
+                sum_w: get(1),
+                n_obs: get(2),
+                s1: (0..na).map(|a| get(3 + a)).collect(),
+                s2: (0..layout.pairs()).map(|p| get(3 + na + p)).collect(),
+            });
+        }
+        Ok(SuffStats {
+            means,
+            response_mean,
+            groups,
+            n_missing,
+        })
+    }
+
+    /// The level index of a group key.
+    fn level_of(
+        &self,
+        col: &dyn Array,
+        r: usize,
+        f: &rx_models::design::FactorVar,
+    ) -> Result<usize> {
+        let unseen = |v: &str| {
+            Error::invalid(format!(
+                "{}: factor '{}' has the value '{v}', which is not among its levels {:?}",
+                self.data.name(),
+                f.name,
+                f.levels
+            ))
+        };
+        match &f.source {
+            FactorSource::Column(_) => {
+                let s = arrow::compute::cast(col, &DataType::Utf8)
+                    .map_err(|e| Error::arrow("reading a group key", e))?;
+                let s = s.as_string::<i32>();
+                let v = if s.is_null(r) { "" } else { s.value(r) };
+                f.levels
+                    .iter()
+                    .position(|l| l == v)
+                    .ok_or_else(|| unseen(v))
+            }
+            FactorSource::Integer { low, .. } => {
+                let x = arrow::compute::cast(col, &DataType::Float64)
+                    .map_err(|e| Error::arrow("reading a group key", e))?;
+                let x = x.as_primitive::<Float64Type>().value(r);
+                let k = x as i64 - low;
+                if k < 0 || k as usize >= f.levels.len() {
+                    return Err(unseen(&format!("{x}")));
+                }
+                Ok(k as usize)
+            }
+        }
+    }
+}
+
+/// Every column of a result as numbers (text parsed: SQLite's exact output).
+fn floats(b: &RecordBatch) -> Result<Vec<Vec<Option<f64>>>> {
+    b.columns()
+        .iter()
+        .map(|c| {
+            let x = arrow::compute::cast(c, &DataType::Float64)
+                .map_err(|e| Error::arrow("reading the in-database statistics", e))?;
+            Ok(x.as_primitive::<Float64Type>().iter().collect())
+        })
+        .collect()
+}
