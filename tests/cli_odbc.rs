@@ -97,32 +97,103 @@ fn import_export_and_analyse_a_table() {
         let info = ok(&rx(&["info", &out, "--json"], dir.path()));
         let info: Value = serde_json::from_str(&info).unwrap();
         assert_eq!(info["num_rows"], 200, "{db}: {info}");
-        // An analysis on the table agrees with the one on the file.
-        let fit: Value = serde_json::from_str(&ok(&rx(
+        // An analysis on the table agrees with the one on the file, streamed or in-database.
+        for context in ["local", "indb"] {
+            let fit: Value = serde_json::from_str(&ok(&rx(
+                &[
+                    "linmod",
+                    "--odbc",
+                    &conn,
+                    "--table",
+                    "rx cli",
+                    "-f",
+                    "y ~ x + g",
+                    "--context",
+                    context,
+                    "--json",
+                ],
+                dir.path(),
+            )))
+            .unwrap();
+            assert_eq!(fit["n_valid"], 300, "{db} {context}: {fit}");
+            for (a, b) in local["coefficients"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .zip(fit["coefficients"].as_array().unwrap())
+            {
+                assert_eq!(a["term"], b["term"]);
+                for key in ["estimate", "std_error"] {
+                    if let (Some(x), Some(y)) = (a[key].as_f64(), b[key].as_f64()) {
+                        assert!(
+                            (x - y).abs() <= 1e-9 * x.abs().max(1.0),
+                            "{db} {context} {key}: {x} vs {y}"
+                        );
+                    }
+                }
+            }
+        }
+        // In the database context a summary is GROUP BY aggregates and agrees with the file's;
+        // an analysis without an in-database form says it streams.
+        let summary =
+            |args: &[&str]| -> Value { serde_json::from_str(&ok(&rx(args, dir.path()))).unwrap() };
+        let file = summary(&["summary", "f.xdf", "-f", "~ x + y + g", "--json"]);
+        let indb = summary(&[
+            "summary",
+            "--odbc",
+            &conn,
+            "--table",
+            "rx cli",
+            "-f",
+            "~ x + y + g",
+            "--context",
+            "indb",
+            "--json",
+        ]);
+        assert_eq!(file["numeric"].as_array().unwrap().len(), 2);
+        for (a, b) in file["numeric"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(indb["numeric"].as_array().unwrap())
+        {
+            for key in ["mean", "std_dev", "min", "max", "sum"] {
+                let (x, y) = (a[key].as_f64().unwrap(), b[key].as_f64().unwrap());
+                assert!(
+                    (x - y).abs() <= 1e-9 * x.abs().max(1.0),
+                    "{db} {key}: {x} vs {y}"
+                );
+            }
+        }
+        assert_eq!(file["factors"], indb["factors"], "{db}");
+        let o = rx(
             &[
-                "linmod",
+                "dtree",
                 "--odbc",
                 &conn,
                 "--table",
                 "rx cli",
                 "-f",
-                "y ~ x + g",
-                "--json",
+                "y ~ x",
+                "--context",
+                "indb",
             ],
             dir.path(),
-        )))
-        .unwrap();
-        for (a, b) in local["coefficients"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .zip(fit["coefficients"].as_array().unwrap())
-        {
-            assert_eq!(a["term"], b["term"]);
-            if let (Some(x), Some(y)) = (a["estimate"].as_f64(), b["estimate"].as_f64()) {
-                assert!((x - y).abs() <= 1e-9 * x.abs().max(1.0), "{db}: {x} vs {y}");
-            }
-        }
+        );
+        assert!(
+            o.status.success(),
+            "{db}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("streaming the rows"), "{db}: {err}");
+        // The in-database context needs a database.
+        let o = rx(
+            &["linmod", "f.xdf", "-f", "y ~ x", "--context", "indb"],
+            dir.path(),
+        );
+        assert!(!o.status.success());
+        assert!(String::from_utf8_lossy(&o.stderr).contains("--odbc"));
         // A bad query names itself; a bad password does not show.
         let o = rx(
             &[

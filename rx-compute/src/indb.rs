@@ -28,10 +28,11 @@ use rx_models::design::{
 };
 use rx_models::linmod::{LinModOptions, RxLinMod};
 use rx_models::suffstats::{Atom, GroupStats, StatsLayout, SuffStats, lin_mod_from_stats};
+use rx_models::summary::{Moments, RxSummary, SummaryOptions, SummaryPema, SummarySql, TermCells};
 
 /// The in-database compute context for any ODBC database (revoscalepy's `RxInSqlServer`, for
 /// every database the dialects know).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct RxInDatabase {
     /// Refuse sources whose database is not SQL Server ([`RxInSqlServer`]).
     sql_server_only: bool,
@@ -116,6 +117,32 @@ impl RxInDatabase {
         )?;
         let stats = db.linear_stats(&design, &layout, &weights)?;
         lin_mod_from_stats(design, options, &layout, &stats)
+    }
+
+    /// `rx_summary` inside the database: per term one `GROUP BY` query of counts, weighted sums
+    /// about a shift, sums of squares, minimum and maximum. Text levels come sorted (the database
+    /// has no row order for first appearances); `N(f)` and `F(x)` terms stream the rows instead.
+    pub fn summary(
+        &self,
+        formula: &str,
+        data: &RxOdbcData,
+        options: &SummaryOptions,
+    ) -> Result<RxSummary> {
+        let local = |why: &str| {
+            self.say(&format!(
+                "rx_summary with {why} has no in-database form; streaming the rows over ODBC"
+            ));
+            rx_models::rx_summary(formula, data, options, &RxLocalSeq)
+        };
+        if data.has_column_info() {
+            return local("column_info on the source");
+        }
+        let db = Db::open(data, self.sql_server_only)?;
+        let mut pema = SummaryPema::new(formula, &db.schema, &data.name(), options)?;
+        let Some(sql) = pema.sql() else {
+            return local("N(f) codes, F(x) levels or declared factor levels");
+        };
+        db.summary(&mut pema, &sql)
     }
 
     fn say(&self, message: &str) {
@@ -563,6 +590,8 @@ impl<'a> Db<'a> {
                 .map_err(|e| Error::arrow("reading the in-database statistics", e))?,
         )?;
         let mut groups = Vec::with_capacity(b.num_rows());
+        // Row r of every result column.
+        #[allow(clippy::needless_range_loop)]
         for r in 0..b.num_rows() {
             let mut levels = Vec::with_capacity(nk);
             for (k, f) in design.factors.iter().enumerate() {
@@ -585,6 +614,184 @@ impl<'a> Db<'a> {
             groups,
             n_missing,
         })
+    }
+
+    /// The first non-missing value of `v` (the shift its sums are taken about).
+    fn first_value(&self, v: &str) -> Result<f64> {
+        let sql = match self.dialect {
+            Dialect::SqlServer => {
+                format!(
+                    "SELECT TOP 1 {} FROM {} WHERE {v} IS NOT NULL",
+                    self.out(v, 0),
+                    self.from
+                )
+            }
+            Dialect::Generic => format!(
+                "SELECT {} FROM {} WHERE {v} IS NOT NULL FETCH FIRST 1 ROWS ONLY",
+                self.out(v, 0),
+                self.from
+            ),
+            _ => format!(
+                "SELECT {} FROM {} WHERE {v} IS NOT NULL LIMIT 1",
+                self.out(v, 0),
+                self.from
+            ),
+        };
+        let b = self.query(&sql)?;
+        Ok(floats(&b)?[0].first().copied().flatten().unwrap_or(0.0))
+    }
+
+    /// The cells of every term of a summary, one query per term.
+    fn summary(&self, pema: &mut SummaryPema, sql: &SummarySql) -> Result<RxSummary> {
+        let wq = match &sql.weights {
+            Some(w) => {
+                self.check_column(w)?;
+                self.float(&self.dialect.ident(w)?)
+            }
+            None => "1".to_string(),
+        };
+        let wm = if sql.weights.is_some() {
+            format!("COALESCE({wq}, 1)")
+        } else {
+            "1".into()
+        };
+        let numeric: Vec<String> = sql
+            .numeric
+            .iter()
+            .map(|e| self.expr(e))
+            .collect::<Result<_>>()?;
+        let factors: Vec<String> = sql
+            .factors
+            .iter()
+            .map(|f| self.dialect.ident(f))
+            .collect::<Result<_>>()?;
+        let mut all = vec!["1 = 1".to_string()];
+        if sql.weights.is_some() {
+            all.push(format!("{wq} IS NOT NULL"));
+        }
+        all.extend(numeric.iter().map(|e| format!("{e} IS NOT NULL")));
+        all.extend(factors.iter().map(|f| format!("{f} IS NOT NULL")));
+        let all = all.join(" AND ");
+        let b = self.query(&format!(
+            "SELECT {}, {} FROM {}",
+            self.out(self.count(), 0),
+            self.out(&format!("SUM(CASE WHEN {all} THEN 1 ELSE 0 END)"), 1),
+            self.from
+        ))?;
+        let v = floats(&b)?;
+        let rows = v[0].first().copied().flatten().unwrap_or(0.0) as u64;
+        let rows_valid = v[1].first().copied().flatten().unwrap_or(0.0) as u64;
+        let mut terms = Vec::with_capacity(sql.terms.len());
+        for (nums, facs) in &sql.terms {
+            let value = (!nums.is_empty()).then(|| {
+                nums.iter()
+                    .map(|&i| format!("({})", numeric[i]))
+                    .collect::<Vec<_>>()
+                    .join(" * ")
+            });
+            let keys: Vec<&String> = facs.iter().map(|&f| &factors[f]).collect();
+            let mut inside = vec![if sql.by_term {
+                "1 = 1".to_string()
+            } else {
+                format!("({all})")
+            }];
+            inside.extend(keys.iter().map(|k| format!("{k} IS NOT NULL")));
+            let inside = inside.join(" AND ");
+            let mut ok = format!("{inside} AND {wq} IS NOT NULL AND {wq} <> 0");
+            let mut cols: Vec<String> = keys
+                .iter()
+                .enumerate()
+                .map(|(i, k)| format!("{k} AS k{i}"))
+                .collect();
+            cols.push(self.out(
+                &format!("SUM(CASE WHEN NOT ({inside}) THEN {wm} ELSE 0 END)"),
+                0,
+            ));
+            let shift = match &value {
+                Some(v) => {
+                    cols.push(self.out(
+                        &format!(
+                            "SUM(CASE WHEN {inside} AND {wq} IS NULL THEN 1 WHEN {inside} AND {wq} <> 0 AND {v} IS NULL THEN {wq} ELSE 0 END)"
+                        ),
+                        1,
+                    ));
+                    ok.push_str(&format!(" AND {v} IS NOT NULL"));
+                    self.first_value(v)?
+                }
+                None => {
+                    cols.push(self.out(
+                        &format!("SUM(CASE WHEN {inside} AND {wq} IS NULL THEN 1 ELSE 0 END)"),
+                        1,
+                    ));
+                    0.0
+                }
+            };
+            cols.push(self.out(&format!("SUM(CASE WHEN {ok} THEN 1 ELSE 0 END)"), 2));
+            cols.push(self.out(&format!("SUM(CASE WHEN {ok} THEN {wq} ELSE 0 END)"), 3));
+            if let Some(v) = &value {
+                let d = format!("({v} - {})", self.number(shift)?);
+                cols.push(self.out(
+                    &format!("SUM(CASE WHEN {ok} THEN {wq} * {d} ELSE 0 END)"),
+                    4,
+                ));
+                cols.push(self.out(
+                    &format!("SUM(CASE WHEN {ok} THEN {wq} * {d} * {d} ELSE 0 END)"),
+                    5,
+                ));
+                cols.push(self.out(&format!("MIN(CASE WHEN {ok} THEN {v} END)"), 6));
+                cols.push(self.out(&format!("MAX(CASE WHEN {ok} THEN {v} END)"), 7));
+            }
+            let mut q = format!("SELECT {} FROM {}", cols.join(", "), self.from);
+            if !keys.is_empty() {
+                q.push_str(&format!(
+                    " GROUP BY {}",
+                    keys.iter()
+                        .map(|k| k.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            let b = self.query(&q)?;
+            let nk = keys.len();
+            let nums = floats(
+                &b.project(&(nk..b.num_columns()).collect::<Vec<_>>())
+                    .map_err(|e| Error::arrow("reading the in-database statistics", e))?,
+            )?;
+            let key_cols = (0..nk)
+                .map(|k| {
+                    arrow::compute::cast(b.column(k), &DataType::Utf8)
+                        .map_err(|e| Error::arrow("reading a group key", e))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let mut tc = TermCells::default();
+            for r in 0..b.num_rows() {
+                let get = |c: usize| nums.get(c).and_then(|v| v[r]).unwrap_or(0.0);
+                tc.missing += get(0);
+                let levels: Option<Vec<String>> = key_cols
+                    .iter()
+                    .map(|c| {
+                        let s = c.as_string::<i32>();
+                        (!s.is_null(r)).then(|| s.value(r).to_string())
+                    })
+                    .collect();
+                let Some(levels) = levels else { continue };
+                let n = get(2) as u64;
+                let mut m = Moments::new();
+                m.n = n;
+                m.weight = rx_models::dd::Dd::new(get(3));
+                m.missing = rx_models::dd::Dd::new(get(1));
+                if value.is_some() && n > 0 {
+                    m.shift = shift;
+                    m.s1 = rx_models::dd::Dd::new(get(4));
+                    m.s2 = rx_models::dd::Dd::new(get(5));
+                    m.min = get(6);
+                    m.max = get(7);
+                }
+                tc.cells.push((levels, m));
+            }
+            terms.push(tc);
+        }
+        pema.finish_cells(rows, rows_valid, terms)
     }
 
     /// The level index of a group key.

@@ -166,6 +166,10 @@ pub enum RxComputeContext {
     LocalSeq,
     /// Parts of the source in parallel tasks.
     LocalParallel(RxLocalParallel),
+    /// Inside the database of an ODBC source (analyses without an in-database form stream the
+    /// rows into the local algorithm).
+    #[cfg(feature = "odbc")]
+    InDatabase(crate::indb::RxInDatabase),
 }
 
 impl RxComputeContext {
@@ -181,6 +185,8 @@ impl RxComputeContext {
         match self {
             RxComputeContext::LocalSeq => 1,
             RxComputeContext::LocalParallel(p) => p.tasks(),
+            #[cfg(feature = "odbc")]
+            RxComputeContext::InDatabase(_) => 1,
         }
     }
 
@@ -189,6 +195,8 @@ impl RxComputeContext {
         match self {
             RxComputeContext::LocalSeq => f(),
             RxComputeContext::LocalParallel(p) => p.install(f),
+            #[cfg(feature = "odbc")]
+            RxComputeContext::InDatabase(_) => f(),
         }
     }
 }
@@ -198,6 +206,8 @@ impl fmt::Display for RxComputeContext {
         match self {
             RxComputeContext::LocalSeq => write!(f, "RxLocalSeq"),
             RxComputeContext::LocalParallel(p) => write!(f, "RxLocalParallel({} tasks)", p.tasks),
+            #[cfg(feature = "odbc")]
+            RxComputeContext::InDatabase(c) => write!(f, "{}", c.name()),
         }
     }
 }
@@ -205,13 +215,28 @@ impl fmt::Display for RxComputeContext {
 impl FromStr for RxComputeContext {
     type Err = Error;
 
-    /// `local` (or `seq`, `RxLocalSeq`), `parallel` (one task per core) or `parallel:N`.
+    /// `local` (or `seq`, `RxLocalSeq`), `parallel` (one task per core), `parallel:N`, or `indb`
+    /// (`RxInDatabase`; `RxInSqlServer` for SQL Server only) in builds with the `odbc` feature.
     fn from_str(s: &str) -> Result<Self> {
         let t = s.trim();
         let lower = t.to_ascii_lowercase();
         match lower.as_str() {
             "local" | "seq" | "localseq" | "rxlocalseq" => return Ok(RxComputeContext::LocalSeq),
             "parallel" | "localparallel" | "rxlocalparallel" => return Self::parallel(0),
+            "indb" | "indatabase" | "rxindatabase" | "rxinsqlserver" | "insqlserver" => {
+                #[cfg(feature = "odbc")]
+                return Ok(RxComputeContext::InDatabase(
+                    if lower.contains("sqlserver") {
+                        crate::indb::RxInDatabase::sql_server()
+                    } else {
+                        crate::indb::RxInDatabase::new()
+                    },
+                ));
+                #[cfg(not(feature = "odbc"))]
+                return Err(Error::invalid(format!(
+                    "compute context '{t}' runs analyses inside a database over ODBC; this build has no ODBC support (build with the odbc feature)"
+                )));
+            }
             _ => {}
         }
         if let Some(n) = lower.strip_prefix("parallel:") {
@@ -228,7 +253,7 @@ impl FromStr for RxComputeContext {
             return Self::parallel(n);
         }
         Err(Error::invalid(format!(
-            "unknown compute context '{t}'; use local, parallel or parallel:N"
+            "unknown compute context '{t}'; use local, parallel, parallel:N or indb"
         )))
     }
 }
@@ -238,6 +263,8 @@ impl ComputeContext for RxComputeContext {
         match self {
             RxComputeContext::LocalSeq => "RxLocalSeq",
             RxComputeContext::LocalParallel(_) => "RxLocalParallel",
+            #[cfg(feature = "odbc")]
+            RxComputeContext::InDatabase(c) => c.name(),
         }
     }
 
@@ -250,6 +277,8 @@ impl ComputeContext for RxComputeContext {
         match self {
             RxComputeContext::LocalSeq => RxLocalSeq.run(pema, source, options),
             RxComputeContext::LocalParallel(p) => p.run(pema, source, options),
+            #[cfg(feature = "odbc")]
+            RxComputeContext::InDatabase(c) => c.run(pema, source, options),
         }
     }
 }

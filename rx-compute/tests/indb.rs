@@ -11,6 +11,7 @@ use rx_compute::RxInDatabase;
 use rx_core::{DataSink, RxLocalSeq, WriteOptions};
 use rx_data::odbc::{ConnectionString, From, RxOdbcData};
 use rx_models::linmod::{LinModOptions, RxLinMod, rx_lin_mod};
+use rx_models::summary::{NumericSummary, RxSummary, SummaryOptions};
 
 fn databases() -> Vec<(&'static str, String)> {
     let ci = std::env::var("CI").is_ok_and(|v| v == "true");
@@ -191,21 +192,127 @@ fn lin_mod_in_the_database_matches_the_local_fit() {
             .unwrap_err()
             .to_string();
         assert!(e.contains("nope"), "{db}: {e}");
+        // Summaries as GROUP BY aggregates.
+        let summaries: Vec<(&RxOdbcData, String, SummaryOptions)> = vec![
+            (
+                &table,
+                format!("~ y + z + `{G}` + `{X}`"),
+                SummaryOptions::default(),
+            ),
+            (
+                &table,
+                format!("~ `{X}`:`{G}` + log(y) + `{G}`"),
+                SummaryOptions::default().pweights("w"),
+            ),
+            (
+                &table,
+                format!("y ~ `{G}`"),
+                SummaryOptions::default().fweights("w"),
+            ),
+            (
+                &table,
+                format!("~ `{X}` + `{G}`:z"),
+                SummaryOptions::default().by_term(false),
+            ),
+            (&query, format!("~ `{X}` + y"), SummaryOptions::default()),
+        ];
+        for (src, formula, options) in summaries {
+            let local = rx_models::rx_summary(&formula, src, &options, &RxLocalSeq)
+                .unwrap_or_else(|e| panic!("{db} {formula}: local: {e}"));
+            let indb = ctx
+                .summary(&formula, src, &options)
+                .unwrap_or_else(|e| panic!("{db} {formula}: in-db: {e}"));
+            assert_same_summary(db, &formula, &local, &indb);
+        }
         // Other analyses stream through the local algorithm in this context.
         let s = rx_models::rx_summary(
             "~ y + z",
             &table,
-            &rx_models::SummaryOptions::default(),
+            &SummaryOptions::default(),
             &ctx.clone().quiet(true),
         )
         .unwrap_or_else(|e| panic!("{db}: summary: {e}"));
-        let l = rx_models::rx_summary(
-            "~ y + z",
-            &table,
-            &rx_models::SummaryOptions::default(),
-            &RxLocalSeq,
-        )
-        .unwrap();
+        let l = rx_models::rx_summary("~ y + z", &table, &SummaryOptions::default(), &RxLocalSeq)
+            .unwrap();
         assert_eq!(format!("{s}"), format!("{l}"), "{db}: summary");
+    }
+}
+
+fn same_opt(a: Option<f64>, b: Option<f64>, rel: f64) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => close(a, b, rel) || (a - b).abs() < 1e-12,
+        (None, None) => true,
+        _ => false,
+    }
+}
+
+fn assert_same_numeric(what: &str, a: &NumericSummary, b: &NumericSummary) {
+    assert_eq!(a.name, b.name, "{what}");
+    for (k, x, y) in [
+        ("mean", a.mean, b.mean),
+        ("std_dev", a.std_dev, b.std_dev),
+        ("min", a.min, b.min),
+        ("max", a.max, b.max),
+        ("sum", a.sum, b.sum),
+    ] {
+        assert!(
+            same_opt(x, y, 1e-9),
+            "{what} {}: {k} {x:?} vs {y:?}",
+            a.name
+        );
+    }
+    assert!(
+        close(a.valid_obs, b.valid_obs, 1e-12),
+        "{what} {}: valid",
+        a.name
+    );
+    assert!(
+        a.missing_obs == b.missing_obs || close(a.missing_obs, b.missing_obs, 1e-12),
+        "{what} {}: missing {} vs {}",
+        a.name,
+        a.missing_obs,
+        b.missing_obs
+    );
+}
+
+/// Same statistics; text levels may come in another order (the database's are sorted), so
+/// cells are matched by level names.
+fn assert_same_summary(db: &str, formula: &str, a: &RxSummary, b: &RxSummary) {
+    let what = format!("{db} {formula}");
+    assert_eq!(
+        (a.nobs, a.nobs_valid, a.nobs_missing),
+        (b.nobs, b.nobs_valid, b.nobs_missing),
+        "{what}"
+    );
+    assert_eq!(a.numeric.len(), b.numeric.len(), "{what}");
+    for (x, y) in a.numeric.iter().zip(&b.numeric) {
+        assert_same_numeric(&what, x, y);
+    }
+    assert_eq!(a.factors.len(), b.factors.len(), "{what}");
+    for (x, y) in a.factors.iter().zip(&b.factors) {
+        assert_eq!(x.name, y.name);
+        assert_eq!(x.counts.0.len(), y.counts.0.len(), "{what} {}", x.name);
+        for (levels, n) in &x.counts.0 {
+            let l: Vec<&str> = levels.iter().map(String::as_str).collect();
+            assert_eq!(y.counts.get(&l), Some(*n), "{what} {}: {levels:?}", x.name);
+        }
+        assert_eq!(x.missing_obs, y.missing_obs, "{what} {}", x.name);
+    }
+    assert_eq!(a.by_category.len(), b.by_category.len(), "{what}");
+    for (x, y) in a.by_category.iter().zip(&b.by_category) {
+        assert_eq!(x.categories.len(), y.categories.len(), "{what} {}", x.name);
+        assert!(
+            x.missing_obs == y.missing_obs || close(x.missing_obs, y.missing_obs, 1e-12),
+            "{what} {}: missing",
+            x.name
+        );
+        for c in &x.categories {
+            let d = y
+                .categories
+                .iter()
+                .find(|d| d.levels == c.levels)
+                .unwrap_or_else(|| panic!("{what}: no cell {:?}", c.levels));
+            assert_same_numeric(&what, &c.stats, &d.stats);
+        }
     }
 }

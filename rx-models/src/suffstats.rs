@@ -186,7 +186,8 @@ fn cholesky_semidefinite(m: &[Vec<f64>]) -> Vec<Vec<f64>> {
             d = d.add_prod(-row[j], row[j]);
         }
         let d = d.to_f64();
-        if !(d > 1e-11 * m[j][j].abs()) || !d.is_finite() {
+        let independent = d.is_finite() && d > 1e-11 * m[j][j].abs();
+        if !independent {
             continue;
         }
         let rjj = d.sqrt();
@@ -248,6 +249,8 @@ pub fn lin_mod_from_stats(
     // Σ w b c − c̄ Σ w b − b̄ Σ w c + W b̄ c̄ with the sums taken only where b (c) is on.
     let k = nb - 1;
     let mut m = vec![vec![0.0; k]; k];
+    // Symmetric: each entry is computed once and written to both halves.
+    #[allow(clippy::needless_range_loop)]
     for x in 0..k {
         for z in x..k {
             let (b, c) = (x + 1, z + 1);

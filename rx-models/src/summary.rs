@@ -508,6 +508,123 @@ impl SummaryPema {
     }
 }
 
+/// A summary's terms as a database aggregates them (rx-compute's `RxInDatabase`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SummarySql {
+    /// The weight column (probability or frequency).
+    pub weights: Option<String>,
+    /// True: a row missing in one term still counts in the others.
+    pub by_term: bool,
+    /// The numeric variables, as expressions over columns.
+    pub numeric: Vec<rx_core::formula::Expr>,
+    /// The factors: text columns whose levels the data decide.
+    pub factors: Vec<String>,
+    /// Per term: the numeric variables multiplied into its value, and the factors classifying it.
+    pub terms: Vec<(Vec<usize>, Vec<usize>)>,
+}
+
+/// One term's cells computed elsewhere: the weight of the rows in no cell, and per cell (by level
+/// names, one per factor of the term) its moments.
+#[derive(Debug, Clone, Default)]
+pub struct TermCells {
+    /// Rows in no cell (a factor missing, or a row missing in another term when not `by_term`).
+    pub missing: f64,
+    /// The cells.
+    pub cells: Vec<(Vec<String>, Moments)>,
+}
+
+impl SummaryPema {
+    /// The terms as SQL can aggregate them, or `None` when a variable needs the local algorithm
+    /// (`N(f)` codes, `F(x)` levels, factors with declared levels).
+    pub fn sql(&self) -> Option<SummarySql> {
+        let numeric = self
+            .plan
+            .numeric
+            .iter()
+            .map(|v| match &v.source {
+                cells::NumSource::Column(c) => Some(rx_core::formula::Expr::Column(c.clone())),
+                cells::NumSource::Expr(e) => Some(e.clone()),
+                cells::NumSource::Codes(_) => None,
+            })
+            .collect::<Option<Vec<_>>>()?;
+        let factors = self
+            .plan
+            .factors
+            .iter()
+            .map(|f| match &f.source {
+                cells::FactorSource::Text(c) if f.declared.is_empty() => Some(c.clone()),
+                _ => None,
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some(SummarySql {
+            weights: self.plan.weights.clone(),
+            by_term: self.plan.by_term,
+            numeric,
+            factors,
+            terms: self
+                .plan
+                .terms
+                .iter()
+                .map(|t| (t.numeric.clone(), t.factors.clone()))
+                .collect(),
+        })
+    }
+
+    /// The summary from cells computed elsewhere: `rows` read, `rows_valid` valid in every term,
+    /// and per term its cells. Text levels are taken in sorted order (a database has no row
+    /// order to take first appearances from).
+    pub fn finish_cells(
+        &mut self,
+        rows: u64,
+        rows_valid: u64,
+        terms: Vec<TermCells>,
+    ) -> Result<RxSummary> {
+        if terms.len() != self.plan.terms.len() {
+            return Err(Error::invalid(
+                "internal: cells for another number of terms",
+            ));
+        }
+        let mut acc = self.plan.init();
+        acc.rows = rows;
+        acc.rows_valid = rows_valid;
+        let mut names: Vec<Vec<String>> = vec![Vec::new(); self.plan.factors.len()];
+        for (t, tc) in terms.iter().enumerate() {
+            for (levels, _) in &tc.cells {
+                for (&f, l) in self.plan.terms[t].factors.iter().zip(levels) {
+                    names[f].push(l.clone());
+                }
+            }
+        }
+        for (set, mut n) in acc.levels.iter_mut().zip(names) {
+            n.sort();
+            n.dedup();
+            for l in &n {
+                set.insert(l);
+            }
+        }
+        for (t, tc) in terms.into_iter().enumerate() {
+            let factors = &self.plan.terms[t].factors;
+            let term_acc = &mut acc.terms[t];
+            term_acc.missing = crate::dd::Dd::new(tc.missing);
+            for (levels, m) in tc.cells {
+                if levels.len() != factors.len() {
+                    return Err(Error::invalid("internal: a cell of another shape"));
+                }
+                let key: Vec<u32> = factors
+                    .iter()
+                    .zip(&levels)
+                    .map(|(&f, l)| acc.levels[f].insert(l))
+                    .collect();
+                term_acc.cells.entry(key).or_default().merge(&m);
+            }
+        }
+        match self.finish(acc)? {
+            Step::Done(s) => Ok(s),
+            Step::AnotherPass => Err(Error::invalid("internal: a summary asked for another pass")),
+        }
+    }
+}
+
 impl Pema for SummaryPema {
     type Partial = CellsPartial;
     type Output = RxSummary;

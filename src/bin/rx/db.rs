@@ -99,6 +99,16 @@ impl DbArgs {
         Ok(data.max_text_size(self.max_text_size))
     }
 
+    /// The database source named, as an ODBC source (for in-database analyses).
+    #[cfg(feature = "odbc")]
+    pub fn odbc_source(&self) -> Result<Option<revoscale::data::odbc::RxOdbcData>> {
+        if self.is_set() {
+            self.data().map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
     /// The database source named, if any.
     pub fn source(&self) -> Result<Option<Box<dyn DataSource>>> {
         if !self.is_set() {

@@ -134,6 +134,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
     models(dir, &xdf)?;
     etl(dir, &xdf_path)?;
     trees(dir, &xdf)?;
+    in_database(dir, &xdf)?;
 
     println!(
         "\nDone. Try: rx info {} --vars --head 5",
@@ -524,6 +525,68 @@ fn models(dir: &std::path::Path, xdf: &XdfData) -> Result<()> {
     println!(
         "one Friday 17:30 departure: predicted ArrDelay {:.2} minutes",
         one.pred.unwrap_or(f64::NAN)
+    );
+    Ok(())
+}
+
+/// Step 21: the linear model of step 9 fitted inside SQLite (when its ODBC driver is present):
+/// only aggregates come back.
+#[cfg(feature = "odbc")]
+fn in_database(dir: &std::path::Path, xdf: &XdfData) -> Result<()> {
+    use revoscale::compute::RxInDatabase;
+    use revoscale::core::RxLocalSeq;
+    use revoscale::data::odbc::{ConnectionString, From, RxOdbcData};
+    use revoscale::models::linmod::{LinModOptions, rx_lin_mod};
+    step(
+        21,
+        "In-database: the model of step 9 inside SQLite, through ODBC (RxInDatabase)",
+    );
+    let driver = std::env::var("RX_SQLITE_ODBC_DRIVER")
+        .unwrap_or_else(|_| "/usr/lib/x86_64-linux-gnu/odbc/libsqlite3odbc.so".into());
+    if !std::path::Path::new(&driver).exists() {
+        println!(
+            "skipped: no SQLite ODBC driver at {driver} (apt-get install libsqliteodbc, or set RX_SQLITE_ODBC_DRIVER)"
+        );
+        return Ok(());
+    }
+    let db = dir.join("airline.db");
+    if db.exists() {
+        std::fs::remove_file(&db).map_err(|e| Error::io(&db, e))?;
+    }
+    let table = RxOdbcData::with(
+        ConnectionString::new(format!("Driver={driver};Database={}", db.display())),
+        From::Table("airline".into()),
+    );
+    let rows = copy_chunks(
+        xdf.open(&ReadOptions::default())?,
+        table.create(xdf.schema()?, &WriteOptions::default().overwrite())?,
+        |_| {},
+    )?;
+    println!("{rows} rows -> table airline in {}", db.display());
+    let formula = "ArrDelay ~ CRSDepTime + DayOfWeek";
+    let options = LinModOptions::default();
+    let fit = RxInDatabase::new().lin_mod(formula, &table, &options)?;
+    println!("{fit}");
+    let local = rx_lin_mod(formula, xdf, &options, &RxLocalSeq)?;
+    let worst = local
+        .coefficients
+        .iter()
+        .zip(&fit.coefficients)
+        .filter_map(|(a, b)| Some((a.estimate?, b.estimate?)))
+        .map(|(a, b)| (a - b).abs() / a.abs().max(f64::MIN_POSITIVE))
+        .fold(0.0f64, f64::max);
+    println!(
+        "the database sent back sums and cross-products only; largest relative difference from the local fit of step 9: {worst:.1e}"
+    );
+    Ok(())
+}
+
+/// Step 21 needs ODBC: say how to get it.
+#[cfg(not(feature = "odbc"))]
+fn in_database(_dir: &std::path::Path, _xdf: &XdfData) -> Result<()> {
+    step(21, "In-database fits (RxInDatabase)");
+    println!(
+        "skipped: this build has no ODBC support; `cargo run --release --features odbc -- demo` (needs unixodbc-dev and libsqliteodbc) fits step 9's model inside SQLite"
     );
     Ok(())
 }

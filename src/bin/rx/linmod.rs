@@ -76,7 +76,14 @@ pub fn run(args: LinModArgs) -> Result<()> {
     if let Some(n) = args.rows_per_read {
         options = options.rows_per_read(n);
     }
-    let fit = rx_lin_mod(&args.formula, data.as_ref(), &options, &args.context.get()?)?;
+    let context = args.context.get()?;
+    #[cfg(feature = "odbc")]
+    let fit = match crate::context::in_database(&context, &args.db)? {
+        Some((indb, db)) => indb.lin_mod(&args.formula, &db, &options)?,
+        None => rx_lin_mod(&args.formula, data.as_ref(), &options, &context)?,
+    };
+    #[cfg(not(feature = "odbc"))]
+    let fit = rx_lin_mod(&args.formula, data.as_ref(), &options, &context)?;
     if let Some(path) = &args.save {
         revoscale::predict::rx_save_model(&revoscale::predict::Model::LinMod(fit.clone()), path)?;
     }

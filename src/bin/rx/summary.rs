@@ -63,7 +63,14 @@ pub fn run(args: SummaryArgs) -> Result<()> {
     if let Some(n) = args.rows_per_read {
         options = options.rows_per_read(n);
     }
-    let summary = rx_summary(&args.formula, data.as_ref(), &options, &args.context.get()?)?;
+    let context = args.context.get()?;
+    #[cfg(feature = "odbc")]
+    let summary = match crate::context::in_database(&context, &args.db)? {
+        Some((indb, db)) => indb.summary(&args.formula, &db, &options)?,
+        None => rx_summary(&args.formula, data.as_ref(), &options, &context)?,
+    };
+    #[cfg(not(feature = "odbc"))]
+    let summary = rx_summary(&args.formula, data.as_ref(), &options, &context)?;
     if args.json {
         return print_json(serde_json::to_string_pretty(&summary));
     }
