@@ -10,36 +10,7 @@ use crate::common::{ok, rx};
 
 /// Connection strings of the databases present: SQLite (a file in `dir`) and PostgreSQL.
 fn databases(dir: &Path) -> Vec<(&'static str, String)> {
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-    let env_file = std::fs::read_to_string("/tmp/rx-db-env.sh").unwrap_or_default();
-    let from_env = |key: &str| -> Option<String> {
-        std::env::var(key).ok().or_else(|| {
-            env_file.lines().find_map(|l| {
-                l.strip_prefix(&format!("export {key}="))
-                    .map(|v| v.trim_matches('\'').to_string())
-            })
-        })
-    };
-    let mut out = Vec::new();
-    let sqlite = from_env("RX_TEST_SQLITE_ODBC_DRIVER")
-        .unwrap_or_else(|| "/usr/lib/x86_64-linux-gnu/odbc/libsqlite3odbc.so".into());
-    if Path::new(&sqlite).exists() {
-        out.push((
-            "sqlite",
-            format!("Driver={sqlite};Database={}", dir.join("t.db").display()),
-        ));
-    } else {
-        assert!(!ci, "CI: no SQLite ODBC driver at {sqlite}");
-        eprintln!("skipping SQLite: no driver at {sqlite}");
-    }
-    match from_env("RX_TEST_PG_ODBC") {
-        Some(pg) => out.push(("postgres", pg)),
-        None => {
-            assert!(!ci, "CI: no PostgreSQL (run .ci/databases.sh)");
-            eprintln!("skipping PostgreSQL: run .ci/databases.sh");
-        }
-    }
-    out
+    revoscale::data::odbc::testing::databases(&dir.join("t.db"))
 }
 
 #[test]

@@ -23,15 +23,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|s| s.replace('_', "").parse())
         .transpose()?
         .unwrap_or(10_000_000);
-    let env_file = std::fs::read_to_string("/tmp/rx-db-env.sh").unwrap_or_default();
-    let conn = std::env::var("RX_TEST_PG_ODBC")
-        .ok()
-        .or_else(|| {
-            env_file.lines().find_map(|l| {
-                l.strip_prefix("export RX_TEST_PG_ODBC=")
-                    .map(|v| v.trim_matches('\'').to_string())
-            })
-        })
+    let conn = rx_data::odbc::testing::setting("RX_TEST_PG_ODBC")
         .ok_or("no PostgreSQL: run .ci/databases.sh first (or set RX_TEST_PG_ODBC)")?;
     let table_name = format!("rx_bench_lm_{rows}");
     let table = RxOdbcData::with(ConnectionString::new(conn), From::Table(table_name.clone()))

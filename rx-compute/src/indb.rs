@@ -19,7 +19,7 @@ use std::sync::Arc;
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::{DataType, Float64Type, Schema};
 use arrow::record_batch::RecordBatch;
-use rx_core::formula::{BinOp, Expr, Formula, Func};
+use rx_core::formula::{BinOp, Expr, Func};
 use rx_core::source::{DataSource, ReadOptions};
 use rx_core::{ComputeContext, Error, Pema, Result, RxLocalSeq, RxOptions};
 use rx_data::odbc::{Dialect, From, RxOdbcData};
@@ -70,23 +70,14 @@ impl RxInDatabase {
         data: &RxOdbcData,
         options: &LinModOptions,
     ) -> Result<RxLinMod> {
-        let parsed = Formula::parse(formula)?;
-        if parsed.response.is_none() {
-            return Err(Error::Formula {
-                formula: formula.to_string(),
-                position: 0,
-                message: "a linear model needs a response: write `y ~ terms`".into(),
-            });
-        }
-        if !parsed.offsets.is_empty() || options.cube || data.has_column_info() {
+        let parsed = rx_models::linmod::parse_formula(formula)?;
+        if options.cube || data.has_column_info() {
             self.say(&format!(
                 "rx_lin_mod with {} has no in-database form; streaming the rows over ODBC",
                 if options.cube {
                     "cube = true"
-                } else if data.has_column_info() {
-                    "column_info on the source"
                 } else {
-                    "an offset"
+                    "column_info on the source"
                 }
             ));
             return rx_models::linmod::rx_lin_mod(formula, data, options, &RxLocalSeq);

@@ -14,37 +14,8 @@ use rx_models::linmod::{LinModOptions, RxLinMod, rx_lin_mod};
 use rx_models::summary::{NumericSummary, RxSummary, SummaryOptions};
 
 fn databases() -> Vec<(&'static str, String)> {
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-    let env_file = std::fs::read_to_string("/tmp/rx-db-env.sh").unwrap_or_default();
-    let from_env = |key: &str| -> Option<String> {
-        std::env::var(key).ok().or_else(|| {
-            env_file.lines().find_map(|l| {
-                l.strip_prefix(&format!("export {key}="))
-                    .map(|v| v.trim_matches('\'').to_string())
-            })
-        })
-    };
-    let mut out = Vec::new();
-    let sqlite = from_env("RX_TEST_SQLITE_ODBC_DRIVER")
-        .unwrap_or_else(|| "/usr/lib/x86_64-linux-gnu/odbc/libsqlite3odbc.so".into());
-    if std::path::Path::new(&sqlite).exists() {
-        let db = std::env::temp_dir().join(format!("rx-indb-test-{}.db", std::process::id()));
-        out.push((
-            "sqlite",
-            format!("Driver={sqlite};Database={}", db.display()),
-        ));
-    } else {
-        assert!(!ci, "CI: no SQLite ODBC driver at {sqlite}");
-        eprintln!("skipping SQLite: no driver at {sqlite} (apt-get install libsqliteodbc)");
-    }
-    match from_env("RX_TEST_PG_ODBC") {
-        Some(pg) => out.push(("postgres", pg)),
-        None => {
-            assert!(!ci, "CI: no PostgreSQL (RX_TEST_PG_ODBC)");
-            eprintln!("skipping PostgreSQL: run .ci/databases.sh (sets RX_TEST_PG_ODBC)");
-        }
-    }
-    out
+    let db = std::env::temp_dir().join(format!("rx-indb-test-{}.db", std::process::id()));
+    rx_data::odbc::testing::databases(&db)
 }
 
 const TABLE: &str = "rx \"indb\"; -- drop [x]";

@@ -21,6 +21,7 @@
 mod conn;
 mod dialect;
 mod store;
+pub mod testing;
 
 use std::sync::{Arc, OnceLock};
 

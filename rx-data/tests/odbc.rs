@@ -18,40 +18,8 @@ use rx_data::odbc::{ConnectionString, Dialect, From, RxOdbcData, SqlServerConnec
 
 /// The databases to test against, by name and connection string.
 fn databases() -> Vec<(&'static str, String)> {
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-    let env_file = std::fs::read_to_string("/tmp/rx-db-env.sh").unwrap_or_default();
-    let from_env = |key: &str| -> Option<String> {
-        std::env::var(key).ok().or_else(|| {
-            env_file.lines().find_map(|l| {
-                l.strip_prefix(&format!("export {key}="))
-                    .map(|v| v.trim_matches('\'').to_string())
-            })
-        })
-    };
-    let mut out = Vec::new();
-    let sqlite = from_env("RX_TEST_SQLITE_ODBC_DRIVER")
-        .unwrap_or_else(|| "/usr/lib/x86_64-linux-gnu/odbc/libsqlite3odbc.so".into());
-    if std::path::Path::new(&sqlite).exists() {
-        let db = std::env::temp_dir().join(format!("rx-odbc-test-{}.db", std::process::id()));
-        out.push((
-            "sqlite",
-            format!("Driver={sqlite};Database={}", db.display()),
-        ));
-    } else {
-        let why =
-            format!("SQLite ODBC driver not found at {sqlite} (apt-get install libsqliteodbc)");
-        assert!(!ci, "CI: {why}");
-        eprintln!("skipping SQLite: {why}");
-    }
-    match from_env("RX_TEST_PG_ODBC") {
-        Some(pg) => out.push(("postgres", pg)),
-        None => {
-            let why = "no PostgreSQL: run .ci/databases.sh (sets RX_TEST_PG_ODBC)";
-            assert!(!ci, "CI: {why}");
-            eprintln!("skipping PostgreSQL: {why}");
-        }
-    }
-    out
+    let db = std::env::temp_dir().join(format!("rx-odbc-test-{}.db", std::process::id()));
+    rx_data::odbc::testing::databases(&db)
 }
 
 const HOSTILE_TABLE: &str = "rx \"t\"; -- drop [x]";

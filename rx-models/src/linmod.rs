@@ -210,13 +210,8 @@ pub struct LinearPredictor {
     pub cube: Option<crate::cube_fit::CubeCells>,
 }
 
-/// Fits a linear model: `formula` on `data`, chunk by chunk, with `context` deciding where.
-pub fn rx_lin_mod(
-    formula: &str,
-    data: &dyn DataSource,
-    options: &LinModOptions,
-    context: &impl ComputeContext,
-) -> Result<RxLinMod> {
+/// Parses a linear model's formula: a response is required, offsets are refused.
+pub fn parse_formula(formula: &str) -> Result<Formula> {
     let parsed = Formula::parse(formula)?;
     if parsed.response.is_none() {
         return Err(Error::Formula {
@@ -230,6 +225,17 @@ pub fn rx_lin_mod(
             "{formula}: rx_lin_mod does not take offsets (offset({offset})); fit the model with rx_glm and the gaussian family (identity link), which does"
         )));
     }
+    Ok(parsed)
+}
+
+/// Fits a linear model: `formula` on `data`, chunk by chunk, with `context` deciding where.
+pub fn rx_lin_mod(
+    formula: &str,
+    data: &dyn DataSource,
+    options: &LinModOptions,
+    context: &impl ComputeContext,
+) -> Result<RxLinMod> {
+    let parsed = parse_formula(formula)?;
     let design = Design::resolve(
         &parsed,
         data,
