@@ -479,10 +479,9 @@ impl<'a> Db<'a> {
                 ));
             }
         };
+        // Computed terms are NULL where undefined (log of a non-positive number, ...).
         for e in numerics.iter().chain(std::iter::once(&response)) {
-            if !matches!(e.as_str(), s if s.starts_with("CAST(")) {
-                valid.push(format!("{e} IS NOT NULL"));
-            }
+            valid.push(format!("{e} IS NOT NULL"));
         }
         valid.push(format!("{} IS NOT NULL", weights.w));
         let valid = valid.join(" AND ");
@@ -576,17 +575,14 @@ impl<'a> Db<'a> {
             sql.push_str(&format!(" GROUP BY {}", keys.join(", ")));
         }
         let b = self.query(&sql)?;
-        let nums = floats(
-            &b.project(&(nk..b.num_columns()).collect::<Vec<_>>())
-                .map_err(|e| Error::arrow("reading the in-database statistics", e))?,
-        )?;
+        let (key_cols, nums) = keys_and_numbers(&b, nk)?;
         let mut groups = Vec::with_capacity(b.num_rows());
         // Row r of every result column.
         #[allow(clippy::needless_range_loop)]
         for r in 0..b.num_rows() {
             let mut levels = Vec::with_capacity(nk);
             for (k, f) in design.factors.iter().enumerate() {
-                levels.push(self.level_of(b.column(k), r, f)?);
+                levels.push(self.level_of(key_cols[k].as_string::<i32>(), r, f)?);
             }
             let get = |c: usize| nums[c][r].unwrap_or(0.0);
             let na = atoms.len();
@@ -744,16 +740,7 @@ impl<'a> Db<'a> {
             }
             let b = self.query(&q)?;
             let nk = keys.len();
-            let nums = floats(
-                &b.project(&(nk..b.num_columns()).collect::<Vec<_>>())
-                    .map_err(|e| Error::arrow("reading the in-database statistics", e))?,
-            )?;
-            let key_cols = (0..nk)
-                .map(|k| {
-                    arrow::compute::cast(b.column(k), &DataType::Utf8)
-                        .map_err(|e| Error::arrow("reading a group key", e))
-                })
-                .collect::<Result<Vec<_>>>()?;
+            let (key_cols, nums) = keys_and_numbers(&b, nk)?;
             let mut tc = TermCells::default();
             for r in 0..b.num_rows() {
                 let get = |c: usize| nums.get(c).and_then(|v| v[r]).unwrap_or(0.0);
@@ -788,11 +775,12 @@ impl<'a> Db<'a> {
     /// The level index of a group key.
     fn level_of(
         &self,
-        col: &dyn Array,
+        keys: &arrow::array::StringArray,
         r: usize,
         f: &rx_models::design::FactorVar,
     ) -> Result<usize> {
-        let unseen = |v: &str| {
+        let v = if keys.is_null(r) { "" } else { keys.value(r) };
+        let unseen = || {
             Error::invalid(format!(
                 "{}: factor '{}' has the value '{v}', which is not among its levels {:?}",
                 self.data.name(),
@@ -801,23 +789,12 @@ impl<'a> Db<'a> {
             ))
         };
         match &f.source {
-            FactorSource::Column(_) => {
-                let s = arrow::compute::cast(col, &DataType::Utf8)
-                    .map_err(|e| Error::arrow("reading a group key", e))?;
-                let s = s.as_string::<i32>();
-                let v = if s.is_null(r) { "" } else { s.value(r) };
-                f.levels
-                    .iter()
-                    .position(|l| l == v)
-                    .ok_or_else(|| unseen(v))
-            }
+            FactorSource::Column(_) => f.levels.iter().position(|l| l == v).ok_or_else(unseen),
             FactorSource::Integer { low, .. } => {
-                let x = arrow::compute::cast(col, &DataType::Float64)
-                    .map_err(|e| Error::arrow("reading a group key", e))?;
-                let x = x.as_primitive::<Float64Type>().value(r);
+                let x: f64 = v.trim().parse().map_err(|_| unseen())?;
                 let k = x as i64 - low;
                 if k < 0 || k as usize >= f.levels.len() {
-                    return Err(unseen(&format!("{x}")));
+                    return Err(unseen());
                 }
                 Ok(k as usize)
             }
@@ -825,8 +802,26 @@ impl<'a> Db<'a> {
     }
 }
 
+/// Columns of a result as numbers, one `Vec` per column.
+type Numbers = Vec<Vec<Option<f64>>>;
+
+/// A grouped result split into its `nk` key columns (as text) and the rest (as numbers).
+fn keys_and_numbers(b: &RecordBatch, nk: usize) -> Result<(Vec<arrow::array::ArrayRef>, Numbers)> {
+    let keys = (0..nk)
+        .map(|k| {
+            arrow::compute::cast(b.column(k), &DataType::Utf8)
+                .map_err(|e| Error::arrow("reading a group key", e))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let nums = floats(
+        &b.project(&(nk..b.num_columns()).collect::<Vec<_>>())
+            .map_err(|e| Error::arrow("reading the in-database statistics", e))?,
+    )?;
+    Ok((keys, nums))
+}
+
 /// Every column of a result as numbers (text parsed: SQLite's exact output).
-fn floats(b: &RecordBatch) -> Result<Vec<Vec<Option<f64>>>> {
+fn floats(b: &RecordBatch) -> Result<Numbers> {
     b.columns()
         .iter()
         .map(|c| {

@@ -33,13 +33,3 @@ pub use glm::{GlmOptions, LogitOptions, RxGlm, rx_glm, rx_logit};
 pub use rx_core;
 pub use summary::{RxSummary, SummaryOptions, SummaryPema, rx_summary};
 pub use tree::{RxBTrees, RxDForest, RxDTree, rx_btrees, rx_dforest, rx_dtree};
-
-/// `rx_lin_mod` on the sequential context, for unit tests of other modules.
-#[cfg(test)]
-pub(crate) fn rx_lin_mod_for_tests(
-    formula: &str,
-    data: &dyn rx_core::DataSource,
-    options: &linmod::LinModOptions,
-) -> linmod::RxLinMod {
-    linmod::rx_lin_mod(formula, data, options, &rx_core::RxLocalSeq).unwrap()
-}

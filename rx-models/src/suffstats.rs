@@ -472,7 +472,8 @@ mod tests {
             if weighted {
                 options = options.pweights("w");
             }
-            let local = crate::rx_lin_mod_for_tests(formula, &src, &options);
+            let local =
+                crate::linmod::rx_lin_mod(formula, &src, &options, &rx_core::RxLocalSeq).unwrap();
             let design = local.model.design.clone();
             let layout = StatsLayout::of(&design).unwrap();
             let rows_w: Vec<_> = rows
