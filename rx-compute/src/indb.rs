@@ -7,6 +7,9 @@
 //!   numeric variables, then per combination of factor levels (`GROUP BY`) the weighted count and
 //!   the sums and cross-products of the centred numeric terms; the model is solved locally from
 //!   those few numbers (see `rx_models::suffstats`).
+//! - `rx_summary`, `rx_cube` and `rx_crosstabs` ([`RxInDatabase::summary`], [`RxInDatabase::cube`],
+//!   [`RxInDatabase::crosstabs`]): per term one `GROUP BY` over its factors, returning the
+//!   counts, weights, shifted sums and squares, minimum and maximum of each cell.
 //!
 //! Any other analysis ([`ComputeContext::run`]) streams the rows over ODBC into the local
 //! algorithm, and says so on standard error.
@@ -23,12 +26,17 @@ use rx_core::formula::{BinOp, Expr, Func};
 use rx_core::source::{DataSource, ReadOptions};
 use rx_core::{ComputeContext, Error, Pema, Result, RxLocalSeq, RxOptions};
 use rx_data::odbc::{Dialect, From, RxOdbcData};
+use rx_models::cube::{
+    CrossTabsOptions, CrossTabsPema, CubeOptions, CubePema, RxCrossTabs, RxCube,
+};
 use rx_models::design::{
     Design, DesignOptions, FactorSource, FoundLevels, LevelsRequest, NumSource, ResponseSource,
 };
 use rx_models::linmod::{LinModOptions, RxLinMod};
 use rx_models::suffstats::{Atom, GroupStats, StatsLayout, SuffStats, lin_mod_from_stats};
-use rx_models::summary::{Moments, RxSummary, SummaryOptions, SummaryPema, SummarySql, TermCells};
+use rx_models::summary::{
+    CellsSql, Moments, RxSummary, SummaryOptions, SummaryPema, SummarySql, TermCells,
+};
 
 /// The in-database compute context for any ODBC database (revoscalepy's `RxInSqlServer`, for
 /// every database the dialects know).
@@ -119,21 +127,66 @@ impl RxInDatabase {
         data: &RxOdbcData,
         options: &SummaryOptions,
     ) -> Result<RxSummary> {
+        self.cells("rx_summary", data, |schema, name| {
+            SummaryPema::new(formula, schema, name, options)
+        })
+        .unwrap_or_else(|| rx_models::rx_summary(formula, data, options, &RxLocalSeq))
+    }
+
+    /// `rx_cube` inside the database: one `GROUP BY` over the factors, with the counts and the
+    /// response's sums per cell. Text levels come sorted; `F(x)` factors stream the rows.
+    pub fn cube(&self, formula: &str, data: &RxOdbcData, options: &CubeOptions) -> Result<RxCube> {
+        self.cells("rx_cube", data, |schema, name| {
+            CubePema::new(formula, schema, name, options)
+        })
+        .unwrap_or_else(|| rx_models::rx_cube(formula, data, options, &RxLocalSeq))
+    }
+
+    /// `rx_crosstabs` inside the database: one `GROUP BY` per term; marginals and the
+    /// chi-square tests are computed from the cells. Text levels come sorted; `F(x)` factors
+    /// stream the rows.
+    pub fn crosstabs(
+        &self,
+        formula: &str,
+        data: &RxOdbcData,
+        options: &CrossTabsOptions,
+    ) -> Result<RxCrossTabs> {
+        self.cells("rx_crosstabs", data, |schema, name| {
+            CrossTabsPema::new(formula, schema, name, options)
+        })
+        .unwrap_or_else(|| rx_models::rx_crosstabs(formula, data, options, &RxLocalSeq))
+    }
+
+    /// Runs an analysis of cells in the database; `None` (after saying so) when it has no
+    /// in-database form and the caller should stream the rows.
+    fn cells<P: CellsSql>(
+        &self,
+        what: &str,
+        data: &RxOdbcData,
+        make: impl FnOnce(&Schema, &str) -> Result<P>,
+    ) -> Option<Result<P::Output>> {
         let local = |why: &str| {
             self.say(&format!(
-                "rx_summary with {why} has no in-database form; streaming the rows over ODBC"
+                "{what} with {why} has no in-database form; streaming the rows over ODBC"
             ));
-            rx_models::rx_summary(formula, data, options, &RxLocalSeq)
+            None
         };
         if data.has_column_info() {
             return local("column_info on the source");
         }
-        let db = Db::open(data, self.sql_server_only)?;
-        let mut pema = SummaryPema::new(formula, &db.schema, &data.name(), options)?;
-        let Some(sql) = pema.sql() else {
-            return local("N(f) codes, F(x) levels or declared factor levels");
+        let run = || -> Result<Option<P::Output>> {
+            let db = Db::open(data, self.sql_server_only)?;
+            let mut pema = make(&db.schema, &data.name())?;
+            match pema.sql() {
+                Some(sql) => db.cells(&mut pema, &sql).map(Some),
+                None => Ok(None),
+            }
         };
-        db.summary(&mut pema, &sql)
+        match run() {
+            Ok(Some(out)) => Some(Ok(out)),
+            Ok(None) => local("N(f) codes, F(x) levels or declared factor levels"),
+            Err(e) => Some(Err(e)),
+        }
     }
 
     fn say(&self, message: &str) {
@@ -628,8 +681,8 @@ impl<'a> Db<'a> {
         Ok(floats(&b)?[0].first().copied().flatten().unwrap_or(0.0))
     }
 
-    /// The cells of every term of a summary, one query per term.
-    fn summary(&self, pema: &mut SummaryPema, sql: &SummarySql) -> Result<RxSummary> {
+    /// The cells of every term of a summary, cube or cross tabulation, one query per term.
+    fn cells<P: CellsSql>(&self, pema: &mut P, sql: &SummarySql) -> Result<P::Output> {
         let wq = match &sql.weights {
             Some(w) => {
                 self.check_column(w)?;
@@ -660,14 +713,24 @@ impl<'a> Db<'a> {
         all.extend(factors.iter().map(|f| format!("{f} IS NOT NULL")));
         let all = all.join(" AND ");
         let b = self.query(&format!(
-            "SELECT {}, {} FROM {}",
+            "SELECT {}, {}, {} FROM {}",
             self.out(self.count(), 0),
             self.out(&format!("SUM(CASE WHEN {all} THEN 1 ELSE 0 END)"), 1),
+            self.out(&format!("SUM(CASE WHEN {wq} < 0 THEN 1 ELSE 0 END)"), 2),
             self.from
         ))?;
         let v = floats(&b)?;
-        let rows = v[0].first().copied().flatten().unwrap_or(0.0) as u64;
-        let rows_valid = v[1].first().copied().flatten().unwrap_or(0.0) as u64;
+        let first = |i: usize| v[i].first().copied().flatten().unwrap_or(0.0);
+        let (rows, rows_valid) = (first(0) as u64, first(1) as u64);
+        if first(2) > 0.0
+            && let Some(w) = &sql.weights
+        {
+            return Err(Error::invalid(format!(
+                "{}: the weight column '{w}' has {} negative values; frequency and probability weights must be 0 or more",
+                self.data.name(),
+                first(2)
+            )));
+        }
         let mut terms = Vec::with_capacity(sql.terms.len());
         for (nums, facs) in &sql.terms {
             let value = (!nums.is_empty()).then(|| {

@@ -10,6 +10,7 @@ use arrow::datatypes::{DataType, Field, Schema};
 use rx_compute::RxInDatabase;
 use rx_core::{DataSink, RxLocalSeq, WriteOptions};
 use rx_data::odbc::{ConnectionString, From, RxOdbcData};
+use rx_models::cube::{CrossTabsOptions, CubeOptions, RxCrossTabs, RxCube};
 use rx_models::linmod::{LinModOptions, RxLinMod, rx_lin_mod};
 use rx_models::summary::{NumericSummary, RxSummary, SummaryOptions};
 
@@ -21,6 +22,7 @@ fn databases() -> Vec<(&'static str, String)> {
 const TABLE: &str = "rx \"indb\"; -- drop [x]";
 const X: &str = "x 'q'; --";
 const G: &str = "g \"/*";
+const H: &str = "h [*/]";
 
 /// 600 rows: x near 1e6 varying in the first decimals (a hard problem for raw sums of squares),
 /// an integer z, a text factor whose levels hold quotes, semicolons and comment markers, weights,
@@ -33,6 +35,7 @@ fn sample() -> RecordBatch {
     let mut g = Vec::new();
     let mut y = Vec::new();
     let mut w = Vec::new();
+    let mut h = Vec::new();
     for i in 0..n {
         let xi = 1e6 + ((i as f64) * 0.731).sin();
         let zi = (i % 5) as f64;
@@ -47,6 +50,11 @@ fn sample() -> RecordBatch {
         g.push(if i % 89 == 3 { None } else { Some(levels[gi]) });
         y.push(Some(yi + 10.0));
         w.push(Some(1.0 + (i % 4) as f64 * 0.5));
+        h.push(if i % 71 == 9 {
+            None
+        } else {
+            Some(["u", "v; '--"][(i / 3 + gi) % 2])
+        });
     }
     let schema = Arc::new(Schema::new(vec![
         Field::new(X, DataType::Float64, true),
@@ -54,6 +62,7 @@ fn sample() -> RecordBatch {
         Field::new(G, DataType::Utf8, true),
         Field::new("y", DataType::Float64, true),
         Field::new("w", DataType::Float64, true),
+        Field::new(H, DataType::Utf8, true),
     ]));
     let cols: Vec<ArrayRef> = vec![
         Arc::new(Float64Array::from(x)),
@@ -61,6 +70,7 @@ fn sample() -> RecordBatch {
         Arc::new(StringArray::from(g)),
         Arc::new(Float64Array::from(y)),
         Arc::new(Float64Array::from(w)),
+        Arc::new(StringArray::from(h)),
     ];
     RecordBatch::try_new(schema, cols).unwrap()
 }
@@ -195,6 +205,61 @@ fn lin_mod_in_the_database_matches_the_local_fit() {
                 .unwrap_or_else(|e| panic!("{db} {formula}: in-db: {e}"));
             assert_same_summary(db, &formula, &local, &indb);
         }
+        // Cubes and cross tabulations as GROUP BY aggregates.
+        let cubes: Vec<(String, CubeOptions)> = vec![
+            (format!("y ~ `{G}`:`{H}`"), CubeOptions::default()),
+            (
+                format!("log(y) ~ `{H}`:`{G}`"),
+                CubeOptions::default().pweights("w").means(false),
+            ),
+            (
+                format!("~ `{G}`:`{H}`"),
+                CubeOptions::default()
+                    .fweights("w")
+                    .remove_zero_counts(true),
+            ),
+        ];
+        for (formula, options) in cubes {
+            let local = rx_models::rx_cube(&formula, &table, &options, &RxLocalSeq)
+                .unwrap_or_else(|e| panic!("{db} {formula}: local: {e}"));
+            let indb = ctx
+                .cube(&formula, &table, &options)
+                .unwrap_or_else(|e| panic!("{db} {formula}: in-db: {e}"));
+            assert_same_cube(&format!("{db} {formula}"), &local, &indb);
+        }
+        let tabs: Vec<(String, CrossTabsOptions)> = vec![
+            (
+                format!("y ~ `{G}`:`{H}`"),
+                CrossTabsOptions::default().chisq_test(true).marginals(true),
+            ),
+            (
+                format!("~ `{G}` + `{H}`:`{G}`"),
+                CrossTabsOptions::default().fweights("w"),
+            ),
+            (
+                format!("`{X}` ~ `{H}`:`{G}`"),
+                CrossTabsOptions::default()
+                    .means(true)
+                    .pweights("w")
+                    .chisq_test(true),
+            ),
+        ];
+        for (formula, options) in tabs {
+            let local = rx_models::rx_crosstabs(&formula, &table, &options, &RxLocalSeq)
+                .unwrap_or_else(|e| panic!("{db} {formula}: local: {e}"));
+            let indb = ctx
+                .crosstabs(&formula, &table, &options)
+                .unwrap_or_else(|e| panic!("{db} {formula}: in-db: {e}"));
+            assert_same_crosstabs(&format!("{db} {formula}"), &local, &indb);
+        }
+        // A factor of integer values, F(z), streams the rows (and gives the local result).
+        let f = rx_models::rx_cube("~ F(z)", &table, &CubeOptions::default(), &RxLocalSeq).unwrap();
+        let g = ctx
+            .clone()
+            .quiet(true)
+            .cube("~ F(z)", &table, &CubeOptions::default())
+            .unwrap();
+        assert_eq!(f, g, "{db}: F(z) cube");
         // Other analyses stream through the local algorithm in this context.
         let s = rx_models::rx_summary(
             "~ y + z",
@@ -284,6 +349,83 @@ fn assert_same_summary(db: &str, formula: &str, a: &RxSummary, b: &RxSummary) {
                 .find(|d| d.levels == c.levels)
                 .unwrap_or_else(|| panic!("{what}: no cell {:?}", c.levels));
             assert_same_numeric(&what, &c.stats, &d.stats);
+        }
+    }
+}
+
+fn assert_same_cube(what: &str, a: &RxCube, b: &RxCube) {
+    assert_eq!(a.factors, b.factors, "{what}");
+    assert_eq!(a.cells.len(), b.cells.len(), "{what}");
+    for c in &a.cells {
+        let l: Vec<&str> = c.levels.iter().map(String::as_str).collect();
+        let d = b
+            .cell(&l)
+            .unwrap_or_else(|| panic!("{what}: no cell {l:?}"));
+        assert!(close(c.counts, d.counts, 1e-12), "{what} {l:?}: counts");
+        assert!(
+            same_opt(c.value, d.value, 1e-9),
+            "{what} {l:?}: {:?} vs {:?}",
+            c.value,
+            d.value
+        );
+    }
+    assert!(close(a.valid_obs, b.valid_obs, 1e-12), "{what}: valid");
+    assert!(
+        a.missing_obs == b.missing_obs || close(a.missing_obs, b.missing_obs, 1e-12),
+        "{what}: missing {} vs {}",
+        a.missing_obs,
+        b.missing_obs
+    );
+}
+
+fn assert_same_crosstabs(what: &str, a: &RxCrossTabs, b: &RxCrossTabs) {
+    assert_eq!(a.tables.len(), b.tables.len(), "{what}");
+    for (x, y) in a.tables.iter().zip(&b.tables) {
+        let what = format!("{what} [{}]", x.name);
+        assert_eq!(x.name, y.name, "{what}");
+        let sorted = |l: &Vec<Vec<String>>| {
+            l.iter()
+                .map(|v| {
+                    let mut v = v.clone();
+                    v.sort();
+                    v
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(sorted(&x.levels), sorted(&y.levels), "{what}");
+        // Every combination of levels.
+        let mut combos: Vec<Vec<&str>> = vec![Vec::new()];
+        for levels in &x.levels {
+            combos = combos
+                .into_iter()
+                .flat_map(|c| {
+                    levels.iter().map(move |l| {
+                        let mut c = c.clone();
+                        c.push(l.as_str());
+                        c
+                    })
+                })
+                .collect();
+        }
+        for c in &combos {
+            assert!(
+                same_opt(x.count(c), y.count(c), 1e-12),
+                "{what} {c:?}: counts"
+            );
+            assert!(same_opt(x.sum(c), y.sum(c), 1e-9), "{what} {c:?}: sums");
+            assert!(same_opt(x.mean(c), y.mean(c), 1e-9), "{what} {c:?}: means");
+        }
+        assert!(close(x.marginals.total, y.marginals.total, 1e-12), "{what}");
+        assert!(close(x.valid_obs, y.valid_obs, 1e-12), "{what}: valid");
+        assert!(
+            close(x.missing_obs, y.missing_obs, 1e-12) || x.missing_obs == y.missing_obs,
+            "{what}: missing"
+        );
+        assert_eq!(x.chisq.len(), y.chisq.len(), "{what}");
+        for (p, q) in x.chisq.iter().zip(&y.chisq) {
+            assert_eq!(p.df, q.df, "{what}");
+            assert!(close(p.statistic, q.statistic, 1e-9), "{what}: chi-square");
+            assert!(same_opt(p.p_value, q.p_value, 1e-9), "{what}: p");
         }
     }
 }

@@ -47,7 +47,8 @@ use crate::summary::format::{
     Count, count, num, serialize_count, serialize_count_lists, serialize_counts, table,
 };
 use crate::summary::{
-    CellsPartial, Moments, Plan, Resolved, Resolver, expand_dot, reject_offsets, weight_column,
+    CellsPartial, CellsSql, Moments, Plan, Resolved, Resolver, SummarySql, TermCells, expand_dot,
+    reject_offsets, weight_column,
 };
 
 /// Options of [`rx_cube`] (RevoScaleR's `rxCube` arguments).
@@ -461,6 +462,21 @@ impl CubePema {
     }
 }
 
+impl CellsSql for CubePema {
+    fn sql(&self) -> Option<SummarySql> {
+        self.tab.plan.sql()
+    }
+
+    fn partial_from_cells(
+        &self,
+        rows: u64,
+        rows_valid: u64,
+        terms: Vec<TermCells>,
+    ) -> Result<CellsPartial> {
+        self.tab.plan.partial_from_cells(rows, rows_valid, terms)
+    }
+}
+
 impl Pema for CubePema {
     type Partial = CellsPartial;
     type Output = RxCube;
@@ -769,6 +785,21 @@ impl CrossTabsPema {
             tab,
             options: options.clone(),
         })
+    }
+}
+
+impl CellsSql for CrossTabsPema {
+    fn sql(&self) -> Option<SummarySql> {
+        self.tab.plan.sql()
+    }
+
+    fn partial_from_cells(
+        &self,
+        rows: u64,
+        rows_valid: u64,
+        terms: Vec<TermCells>,
+    ) -> Result<CellsPartial> {
+        self.tab.plan.partial_from_cells(rows, rows_valid, terms)
     }
 }
 

@@ -533,12 +533,46 @@ pub struct TermCells {
     pub cells: Vec<(Vec<String>, Moments)>,
 }
 
-impl SummaryPema {
+/// An analysis over the cells of factor combinations — [`SummaryPema`], `rx_cube`'s
+/// [`crate::cube::CubePema`] and `rx_crosstabs`' [`crate::cube::CrossTabsPema`] — whose cells a
+/// database can aggregate (rx-compute's `RxInDatabase`): it says which sums it needs
+/// ([`CellsSql::sql`]) and finishes from cells computed elsewhere ([`CellsSql::finish_cells`]).
+pub trait CellsSql: Pema<Partial = CellsPartial> {
     /// The terms as SQL can aggregate them, or `None` when a variable needs the local algorithm
     /// (`N(f)` codes, `F(x)` levels, factors with declared levels).
-    pub fn sql(&self) -> Option<SummarySql> {
+    fn sql(&self) -> Option<SummarySql>;
+
+    /// The partial of cells computed elsewhere (see [`CellsSql::finish_cells`]).
+    fn partial_from_cells(
+        &self,
+        rows: u64,
+        rows_valid: u64,
+        terms: Vec<TermCells>,
+    ) -> Result<CellsPartial>;
+
+    /// The result from cells computed elsewhere: `rows` read, `rows_valid` valid in every term,
+    /// and per term its cells. Text levels are taken in sorted order (a database has no row
+    /// order to take first appearances from).
+    fn finish_cells(
+        &mut self,
+        rows: u64,
+        rows_valid: u64,
+        terms: Vec<TermCells>,
+    ) -> Result<Self::Output> {
+        let acc = self.partial_from_cells(rows, rows_valid, terms)?;
+        match self.finish(acc)? {
+            Step::Done(s) => Ok(s),
+            Step::AnotherPass => Err(Error::invalid(
+                "internal: an analysis of cells asked for another pass",
+            )),
+        }
+    }
+}
+
+impl Plan {
+    /// The plan's terms as SQL can aggregate them (see [`CellsSql::sql`]).
+    pub(crate) fn sql(&self) -> Option<SummarySql> {
         let numeric = self
-            .plan
             .numeric
             .iter()
             .map(|v| match &v.source {
@@ -548,7 +582,6 @@ impl SummaryPema {
             })
             .collect::<Option<Vec<_>>>()?;
         let factors = self
-            .plan
             .factors
             .iter()
             .map(|f| match &f.source {
@@ -557,12 +590,11 @@ impl SummaryPema {
             })
             .collect::<Option<Vec<_>>>()?;
         Some(SummarySql {
-            weights: self.plan.weights.clone(),
-            by_term: self.plan.by_term,
+            weights: self.weights.clone(),
+            by_term: self.by_term,
             numeric,
             factors,
             terms: self
-                .plan
                 .terms
                 .iter()
                 .map(|t| (t.numeric.clone(), t.factors.clone()))
@@ -570,27 +602,25 @@ impl SummaryPema {
         })
     }
 
-    /// The summary from cells computed elsewhere: `rows` read, `rows_valid` valid in every term,
-    /// and per term its cells. Text levels are taken in sorted order (a database has no row
-    /// order to take first appearances from).
-    pub fn finish_cells(
-        &mut self,
+    /// A partial holding cells computed elsewhere (see [`CellsSql::finish_cells`]).
+    pub(crate) fn partial_from_cells(
+        &self,
         rows: u64,
         rows_valid: u64,
         terms: Vec<TermCells>,
-    ) -> Result<RxSummary> {
-        if terms.len() != self.plan.terms.len() {
+    ) -> Result<CellsPartial> {
+        if terms.len() != self.terms.len() {
             return Err(Error::invalid(
                 "internal: cells for another number of terms",
             ));
         }
-        let mut acc = self.plan.init();
+        let mut acc = self.init();
         acc.rows = rows;
         acc.rows_valid = rows_valid;
-        let mut names: Vec<Vec<String>> = vec![Vec::new(); self.plan.factors.len()];
+        let mut names: Vec<Vec<String>> = vec![Vec::new(); self.factors.len()];
         for (t, tc) in terms.iter().enumerate() {
             for (levels, _) in &tc.cells {
-                for (&f, l) in self.plan.terms[t].factors.iter().zip(levels) {
+                for (&f, l) in self.terms[t].factors.iter().zip(levels) {
                     names[f].push(l.clone());
                 }
             }
@@ -603,7 +633,7 @@ impl SummaryPema {
             }
         }
         for (t, tc) in terms.into_iter().enumerate() {
-            let factors = &self.plan.terms[t].factors;
+            let factors = &self.terms[t].factors;
             let term_acc = &mut acc.terms[t];
             term_acc.missing = crate::dd::Dd::new(tc.missing);
             for (levels, m) in tc.cells {
@@ -618,10 +648,22 @@ impl SummaryPema {
                 term_acc.cells.entry(key).or_default().merge(&m);
             }
         }
-        match self.finish(acc)? {
-            Step::Done(s) => Ok(s),
-            Step::AnotherPass => Err(Error::invalid("internal: a summary asked for another pass")),
-        }
+        Ok(acc)
+    }
+}
+
+impl CellsSql for SummaryPema {
+    fn sql(&self) -> Option<SummarySql> {
+        self.plan.sql()
+    }
+
+    fn partial_from_cells(
+        &self,
+        rows: u64,
+        rows_valid: u64,
+        terms: Vec<TermCells>,
+    ) -> Result<CellsPartial> {
+        self.plan.partial_from_cells(rows, rows_valid, terms)
     }
 }
 
