@@ -7,6 +7,12 @@
 //!   numeric variables, then per combination of factor levels (`GROUP BY`) the weighted count and
 //!   the sums and cross-products of the centred numeric terms; the model is solved locally from
 //!   those few numbers (see `rx_models::suffstats`).
+//! - `rx_logit`, and `rx_glm` with the binomial family and logit link ([`RxInDatabase::logit`],
+//!   [`RxInDatabase::glm`]): one query for the counts and centres, then one `GROUP BY` query per
+//!   IRLS iteration that evaluates `η`, `μ`, the working weights and response and the deviance
+//!   row by row in SQL and returns the same group sums as `rx_lin_mod`'s, with `z` as the
+//!   response; the local IRLS (R's `glm.fit`, step halving and convergence rules included)
+//!   decides each next point from them.
 //! - `rx_summary`, `rx_cube` and `rx_crosstabs` ([`RxInDatabase::summary`], [`RxInDatabase::cube`],
 //!   [`RxInDatabase::crosstabs`]): per term one `GROUP BY` over its factors, returning the
 //!   counts, weights, shifted sums and squares, minimum and maximum of each cell.
@@ -24,16 +30,21 @@ use arrow::datatypes::{DataType, Float64Type, Schema};
 use arrow::record_batch::RecordBatch;
 use rx_core::formula::{BinOp, Expr, Func};
 use rx_core::source::{DataSource, ReadOptions};
-use rx_core::{ComputeContext, Error, Pema, Result, RxLocalSeq, RxOptions};
+use rx_core::{ComputeContext, Error, Pema, Result, RxLocalSeq, RxOptions, Step};
 use rx_data::odbc::{Dialect, From, RxOdbcData};
 use rx_models::cube::{
     CrossTabsOptions, CrossTabsPema, CubeOptions, CubePema, RxCrossTabs, RxCube,
 };
+use rx_models::dd::Dd;
 use rx_models::design::{
     Design, DesignOptions, FactorSource, FoundLevels, LevelsRequest, NumSource, ResponseSource,
 };
+use rx_models::family::{Family, Link};
+use rx_models::glm::{GlmCounts, GlmOptions, GlmPartial, GlmPema, LogitOptions, RxGlm};
 use rx_models::linmod::{LinModOptions, RxLinMod};
-use rx_models::suffstats::{Atom, GroupStats, StatsLayout, SuffStats, lin_mod_from_stats};
+use rx_models::suffstats::{
+    Atom, GroupStats, StatsLayout, SuffStats, lin_mod_from_stats, tsqr_from_stats,
+};
 use rx_models::summary::{
     CellsSql, Moments, RxSummary, SummaryOptions, SummaryPema, SummarySql, TermCells,
 };
@@ -116,6 +127,78 @@ impl RxInDatabase {
         )?;
         let stats = db.linear_stats(&design, &layout, &weights)?;
         lin_mod_from_stats(design, options, &layout, &stats)
+    }
+
+    /// `rx_logit` inside the database: one aggregate query per IRLS iteration (see
+    /// [`RxInDatabase::glm`]).
+    pub fn logit(&self, formula: &str, data: &RxOdbcData, options: &LogitOptions) -> Result<RxGlm> {
+        self.glm(formula, data, &options.glm_options())
+    }
+
+    /// `rx_glm` inside the database, for the binomial family with the logit link and a 0/1 (or
+    /// two-level factor) response: a query for the counts and the centres of the numeric
+    /// variables, then per IRLS iteration one `GROUP BY` query of the working least-squares
+    /// problem's group sums and the deviance. Other families and links, probability weights
+    /// and offsets stream the rows into the local fit, and say so.
+    pub fn glm(&self, formula: &str, data: &RxOdbcData, options: &GlmOptions) -> Result<RxGlm> {
+        let parsed = options.check(formula)?;
+        let link = options.link.unwrap_or(options.family.default_link());
+        let local = |why: &str| {
+            self.say(&format!(
+                "rx_glm with {why} has no in-database form; streaming the rows over ODBC"
+            ));
+            rx_models::rx_glm(formula, data, options, &RxLocalSeq)
+        };
+        if options.family != Family::Binomial || link != Link::Logit {
+            return local(&format!(
+                "the {} family and {} link (only binomial with logit runs in the database)",
+                options.family.name(),
+                link.name()
+            ));
+        }
+        if options.pweights.is_some() {
+            return local("probability weights");
+        }
+        if options.offset.is_some() {
+            return local("an offset");
+        }
+        if data.has_column_info() {
+            return local("column_info on the source");
+        }
+        let db = Db::open(data, self.sql_server_only)?;
+        if !db.has_math()? {
+            return local("a database without EXP and LN");
+        }
+        let design = Design::resolve_with(
+            &parsed,
+            &db.schema,
+            &data.name(),
+            DesignOptions {
+                drop_first: options.drop_first,
+            },
+            |req| db.levels(req),
+        )?;
+        if !design.offsets.is_empty() {
+            return local("offset() in the formula");
+        }
+        let weights = Weights::of(&db, None, options.fweights.as_deref())?;
+        let rows = db.model_rows(&design, &weights)?;
+        let pre = db.logit_counts(&rows)?;
+        if pre.not_binary > 0.0 {
+            return local("a response other than 0 and 1");
+        }
+        let layout = StatsLayout::working(&design)?;
+        let mut pema = GlmPema::new(design, link, &options.clone().gram_steps(false));
+        // The IRLS ends by its own rules (at most max_iterations, and a few step halvings).
+        for _ in 0..10_000 {
+            let partial = db.logit_pass(&pema, &layout, &rows, &pre)?;
+            if let Step::Done(fit) = pema.finish(partial)? {
+                return Ok(fit);
+            }
+        }
+        Err(Error::invalid(format!(
+            "{formula}: the in-database IRLS did not end"
+        )))
     }
 
     /// `rx_summary` inside the database: per term one `GROUP BY` query of counts, weighted sums
@@ -656,6 +739,356 @@ impl<'a> Db<'a> {
         })
     }
 
+    /// Whether the database has `EXP` and `LN` (SQLite has them only when built with its math
+    /// functions).
+    fn has_math(&self) -> Result<bool> {
+        if self.dialect != Dialect::Sqlite {
+            return Ok(true);
+        }
+        Ok(self
+            .query(&format!(
+                "SELECT EXP({0}) AS c0, LN({0}) AS c1",
+                self.number(1.0)?
+            ))
+            .is_ok())
+    }
+
+    /// The rows of a model as SQL: which are valid, and the values of its variables there.
+    fn model_rows(&self, design: &Design, weights: &Weights) -> Result<ModelRows> {
+        let mut valid: Vec<String> = Vec::new();
+        for c in design.columns(
+            &weights
+                .columns
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+        ) {
+            self.check_column(&c)?;
+            valid.push(format!("{} IS NOT NULL", self.dialect.ident(&c)?));
+        }
+        let numerics: Vec<String> = design
+            .numerics
+            .iter()
+            .map(|n| self.numeric(&n.source))
+            .collect::<Result<_>>()?;
+        let keys: Vec<String> = design
+            .factors
+            .iter()
+            .map(|f| self.factor_key(&f.source))
+            .collect::<Result<_>>()?;
+        let response = match design.response.as_ref().map(|r| &r.source) {
+            Some(ResponseSource::Numeric(s)) => self.numeric(s)?,
+            Some(ResponseSource::Factor(f)) => {
+                let first = f.levels.first().ok_or_else(|| {
+                    Error::invalid(format!(
+                        "{}: the response factor '{}' has no levels",
+                        self.data.name(),
+                        f.name
+                    ))
+                })?;
+                format!(
+                    "CASE WHEN {} = {} THEN 0.0 ELSE 1.0 END",
+                    self.factor_key(&f.source)?,
+                    self.level_literal(f, 0, first)?
+                )
+            }
+            None => return Err(Error::invalid("internal: a model without a response")),
+        };
+        // Computed terms are NULL where undefined (log of a non-positive number, ...).
+        for e in numerics.iter().chain(std::iter::once(&response)) {
+            valid.push(format!("{e} IS NOT NULL"));
+        }
+        valid.push(format!("{} IS NOT NULL", weights.w));
+        Ok(ModelRows {
+            valid: valid.join(" AND "),
+            numerics,
+            keys,
+            response,
+            f: weights.f.clone(),
+        })
+    }
+
+    /// The literal a factor's key is compared with for level `l` (named `name`).
+    fn level_literal(
+        &self,
+        f: &rx_models::design::FactorVar,
+        l: usize,
+        name: &str,
+    ) -> Result<String> {
+        match &f.source {
+            FactorSource::Column(_) => self.dialect.string(name),
+            FactorSource::Integer { low, .. } => self.number((low + l as i64) as f64),
+        }
+    }
+
+    /// The first query of an in-database logistic regression: counts, sums and the centres of
+    /// the numeric variables.
+    fn logit_counts(&self, rows: &ModelRows) -> Result<LogitCounts> {
+        let (valid, f, y) = (&rows.valid, &rows.f, &rows.response);
+        let mut cols = vec![
+            self.out(self.count(), 0),
+            self.out(&format!("SUM(CASE WHEN {valid} THEN 1 ELSE 0 END)"), 1),
+            self.out(&format!("SUM(CASE WHEN {valid} THEN {f} END)"), 2),
+            self.out(&format!("SUM(CASE WHEN {valid} THEN {f} * {y} END)"), 3),
+            self.out(
+                &format!("SUM(CASE WHEN {valid} AND {y} <> 0 AND {y} <> 1 THEN 1 ELSE 0 END)"),
+                4,
+            ),
+            self.out(
+                &format!("SUM(CASE WHEN {valid} AND {f} < 0 THEN 1 ELSE 0 END)"),
+                5,
+            ),
+        ];
+        for (i, e) in rows.numerics.iter().enumerate() {
+            cols.push(self.out(&format!("SUM(CASE WHEN {valid} THEN {f} * {e} END)"), 6 + i));
+        }
+        let b = self.query(&format!("SELECT {} FROM {}", cols.join(", "), self.from))?;
+        let v = floats(&b)?;
+        let first = |i: usize| v[i].first().copied().flatten().unwrap_or(0.0);
+        if first(5) > 0.0 {
+            return Err(Error::invalid(format!(
+                "{}: the frequency weights have {} negative values; weights must be 0 or more",
+                self.data.name(),
+                first(5)
+            )));
+        }
+        let sum_f = first(2);
+        let means = (0..rows.numerics.len())
+            .map(|i| {
+                if sum_f > 0.0 {
+                    first(6 + i) / sum_f
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        Ok(LogitCounts {
+            counts: GlmCounts {
+                n_valid: first(1) as u64,
+                n_missing: (first(0) - first(1)).max(0.0) as u64,
+                n_obs: sum_f,
+                sum_w: Dd::new(sum_f),
+                sum_wy: Dd::new(first(3)),
+                non_integer: 0,
+            },
+            means,
+            not_binary: first(4),
+        })
+    }
+
+    /// One IRLS pass of a logistic regression at the PEMA's current point: the group sums of
+    /// the working least-squares problem, the deviance and the counts the PEMA checks.
+    fn logit_pass(
+        &self,
+        pema: &GlmPema,
+        layout: &StatsLayout,
+        rows: &ModelRows,
+        pre: &LogitCounts,
+    ) -> Result<GlmPartial> {
+        let design = pema.design();
+        let y = &rows.response;
+        let eta = match pema.point() {
+            None => {
+                let start =
+                    |v: f64| self.number(Link::Logit.link(Family::Binomial.mustart(v, 1.0)));
+                format!(
+                    "CASE WHEN {y} = 1 THEN {} ELSE {} END",
+                    start(1.0)?,
+                    start(0.0)?
+                )
+            }
+            Some(beta) => {
+                let mut parts = Vec::new();
+                for c in &design.coefs {
+                    let Some(j) = c.column else { continue };
+                    let b = beta.get(j).copied().unwrap_or(0.0);
+                    if b == 0.0 {
+                        continue;
+                    }
+                    let mut product = vec![self.number(b)?];
+                    let mut when = Vec::new();
+                    if let Some(t) = c.term {
+                        let term = &design.terms[t];
+                        product.extend(term.numerics.iter().map(|&v| rows.numerics[v].clone()));
+                        for (&f, &l) in term.factors.iter().zip(&c.levels) {
+                            let fv = &design.factors[f];
+                            let name = fv.levels.get(l).map_or("", String::as_str);
+                            when.push(format!(
+                                "{} = {}",
+                                rows.keys[f],
+                                self.level_literal(fv, l, name)?
+                            ));
+                        }
+                    }
+                    let product = product.join(" * ");
+                    parts.push(if when.is_empty() {
+                        product
+                    } else {
+                        format!(
+                            "CASE WHEN {} THEN {product} ELSE 0.0 END",
+                            when.join(" AND ")
+                        )
+                    });
+                }
+                if parts.is_empty() {
+                    self.number(0.0)?
+                } else {
+                    parts.join(" + ")
+                }
+            }
+        };
+        // Innermost: keys, centred atoms, y, f and η of the valid rows.
+        let mut inner: Vec<String> = rows
+            .keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| format!("{k} AS k{i}"))
+            .collect();
+        let centred = |i: usize| -> Result<String> {
+            Ok(format!(
+                "({} - {})",
+                rows.numerics[i],
+                self.number(pre.means[i])?
+            ))
+        };
+        let mut atoms = Vec::with_capacity(layout.atoms.len());
+        for (i, a) in layout.atoms.iter().enumerate() {
+            match a {
+                Atom::Product(vars) => {
+                    let e = vars
+                        .iter()
+                        .map(|&v| centred(v))
+                        .collect::<Result<Vec<_>>>()?
+                        .join(" * ");
+                    inner.push(format!("{e} AS a{i}"));
+                    atoms.push(format!("a{i}"));
+                }
+                Atom::Response(_) => atoms.push("rx_z".to_string()),
+            }
+        }
+        inner.push(format!("{y} AS rx_y"));
+        inner.push(format!("{} AS rx_f", rows.f));
+        inner.push(format!("{eta} AS rx_eta"));
+        let eps = f64::EPSILON;
+        let sql_inner = format!(
+            "SELECT {} FROM {} WHERE {}",
+            inner.join(", "),
+            self.from,
+            rows.valid
+        );
+        // R's logit link: η clamped at ±30.
+        let l2 = format!(
+            "SELECT r.*, CASE WHEN rx_eta < -30 THEN {} WHEN rx_eta > 30 THEN {} ELSE EXP(rx_eta) END AS rx_e FROM ({sql_inner}) r",
+            self.number(eps)?,
+            self.number(1.0 / eps)?
+        );
+        let l3 = format!(
+            "SELECT r.*, rx_e / (1.0 + rx_e) AS rx_mu, CASE WHEN ABS(rx_eta) > 30 THEN {} ELSE rx_e / ((1.0 + rx_e) * (1.0 + rx_e)) END AS rx_me FROM ({l2}) r",
+            self.number(eps)?
+        );
+        let l4 = format!(
+            "SELECT r.*, rx_f * rx_me * rx_me / (rx_mu * (1.0 - rx_mu)) AS rx_w, rx_eta + (rx_y - rx_mu) / rx_me AS rx_z FROM ({l3}) r"
+        );
+        let nk = rows.keys.len();
+        let mut cols: Vec<String> = (0..nk).map(|i| format!("k{i}")).collect();
+        cols.push(self.out(self.count(), 0));
+        cols.push(self.out("SUM(rx_w)", 1));
+        cols.push(self.out("SUM(rx_f)", 2));
+        let mut i = 3;
+        for a in &atoms {
+            cols.push(self.out(&format!("SUM(rx_w * {a})"), i));
+            i += 1;
+        }
+        for x in 0..atoms.len() {
+            for z in x..atoms.len() {
+                cols.push(self.out(&format!("SUM(rx_w * {} * {})", atoms[x], atoms[z]), i));
+                i += 1;
+            }
+        }
+        let extra = i;
+        // R's binomial deviance residuals of a 0/1 response, 2·log(1/μ) or 2·log(1/(1−μ)).
+        cols.push(self.out(
+            "SUM(2.0 * rx_f * LN(1.0 / (CASE WHEN rx_y = 1 THEN rx_mu ELSE 1.0 - rx_mu END)))",
+            extra,
+        ));
+        cols.push(self.out(
+            &format!(
+                "SUM(CASE WHEN rx_mu > {} OR rx_mu < {} THEN 1 ELSE 0 END)",
+                self.number(1.0 - 10.0 * eps)?,
+                self.number(10.0 * eps)?
+            ),
+            extra + 1,
+        ));
+        cols.push(self.out("SUM(CASE WHEN rx_w > 0 THEN 1 ELSE 0 END)", extra + 2));
+        let mut sql = format!("SELECT {} FROM ({l4}) r", cols.join(", "));
+        if nk > 0 {
+            sql.push_str(&format!(
+                " GROUP BY {}",
+                (0..nk)
+                    .map(|i| format!("k{i}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        let b = self.query(&sql)?;
+        let (key_cols, nums) = keys_and_numbers(&b, nk)?;
+        let na = atoms.len();
+        let mut groups = Vec::with_capacity(b.num_rows());
+        let (mut dev, mut extreme, mut informative) = (Dd::ZERO, 0u64, 0u64);
+        #[allow(clippy::needless_range_loop)]
+        for r in 0..b.num_rows() {
+            let get = |c: usize| nums[c][r].unwrap_or(0.0);
+            if get(0) == 0.0 {
+                continue;
+            }
+            let mut levels = Vec::with_capacity(nk);
+            for (k, f) in design.factors.iter().enumerate() {
+                levels.push(self.level_of(key_cols[k].as_string::<i32>(), r, f)?);
+            }
+            dev = dev.add(Dd::new(get(extra)));
+            extreme += get(extra + 1) as u64;
+            informative += get(extra + 2) as u64;
+            groups.push(GroupStats {
+                levels,
+                rows: get(0) as u64,
+                sum_w: get(1),
+                n_obs: get(2),
+                s1: (0..na).map(|a| get(3 + a)).collect(),
+                s2: (0..layout.pairs()).map(|p| get(3 + na + p)).collect(),
+            });
+        }
+        let mut partial = pema.init();
+        let stats = SuffStats {
+            means: pre.means.clone(),
+            response_mean: 0.0,
+            groups,
+            n_missing: pre.counts.n_missing,
+        };
+        if partial.fit && stats.groups.iter().map(|g| g.sum_w).sum::<f64>() > 0.0 {
+            partial.tsqr = tsqr_from_stats(layout, &stats);
+        }
+        let dev = dev.to_f64();
+        partial.dev = Dd::new(dev);
+        partial.extreme = extreme;
+        partial.informative = informative;
+        let sum_f = pre.counts.sum_w.to_f64();
+        partial.aic.n = sum_f;
+        partial.aic.sum_w = sum_f;
+        partial.aic.minus_2_loglik = dev;
+        partial.counts = pre.counts.clone();
+        // The null model: the deviance at the mean of y (with an intercept) or at μ = ½.
+        let m = if design.intercept {
+            pre.counts.sum_wy.div(pre.counts.sum_w).to_f64()
+        } else {
+            Link::Logit.inverse(0.0)
+        };
+        let ones = pre.counts.sum_wy.to_f64();
+        let fam = Family::Binomial;
+        partial.null.dev = Dd::new(ones * fam.dev_resid(1.0, m, 1.0))
+            .add(Dd::new((sum_f - ones) * fam.dev_resid(0.0, m, 1.0)));
+        Ok(partial)
+    }
+
     /// The first non-missing value of `v` (the shift its sums are taken about).
     fn first_value(&self, v: &str) -> Result<f64> {
         let sql = match self.dialect {
@@ -863,6 +1296,29 @@ impl<'a> Db<'a> {
             }
         }
     }
+}
+
+/// The rows of a model as SQL (see `Db::model_rows`).
+struct ModelRows {
+    /// The condition of a valid row.
+    valid: String,
+    /// Per design numeric, its value.
+    numerics: Vec<String>,
+    /// Per design factor, its group key.
+    keys: Vec<String>,
+    /// The response (0/1 for a factor response).
+    response: String,
+    /// The frequency weight.
+    f: String,
+}
+
+/// The first query of an in-database logistic regression.
+struct LogitCounts {
+    counts: GlmCounts,
+    /// Per design numeric, the centre of its sums (its mean).
+    means: Vec<f64>,
+    /// Valid rows whose response is neither 0 nor 1.
+    not_binary: f64,
 }
 
 /// Columns of a result as numbers, one `Vec` per column.

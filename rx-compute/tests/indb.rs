@@ -11,6 +11,8 @@ use rx_compute::RxInDatabase;
 use rx_core::{DataSink, RxLocalSeq, WriteOptions};
 use rx_data::odbc::{ConnectionString, From, RxOdbcData};
 use rx_models::cube::{CrossTabsOptions, CubeOptions, RxCrossTabs, RxCube};
+use rx_models::family::Family;
+use rx_models::glm::{GlmOptions, LogitOptions, RxGlm};
 use rx_models::linmod::{LinModOptions, RxLinMod, rx_lin_mod};
 use rx_models::summary::{NumericSummary, RxSummary, SummaryOptions};
 
@@ -36,6 +38,7 @@ fn sample() -> RecordBatch {
     let mut y = Vec::new();
     let mut w = Vec::new();
     let mut h = Vec::new();
+    let mut b = Vec::new();
     for i in 0..n {
         let xi = 1e6 + ((i as f64) * 0.731).sin();
         let zi = (i % 5) as f64;
@@ -50,6 +53,17 @@ fn sample() -> RecordBatch {
         g.push(if i % 89 == 3 { None } else { Some(levels[gi]) });
         y.push(Some(yi + 10.0));
         w.push(Some(1.0 + (i % 4) as f64 * 0.5));
+        let eta = 0.5 + 1.2 * (xi - 1e6) - 0.3 * zi + [0.4, -0.7, 0.0, 1.1][gi];
+        let u = ((i * 7919) % 1000) as f64 / 1000.0;
+        b.push(if i % 83 == 7 {
+            None
+        } else {
+            Some(if u < 1.0 / (1.0 + (-eta).exp()) {
+                1.0
+            } else {
+                0.0
+            })
+        });
         h.push(if i % 71 == 9 {
             None
         } else {
@@ -63,6 +77,7 @@ fn sample() -> RecordBatch {
         Field::new("y", DataType::Float64, true),
         Field::new("w", DataType::Float64, true),
         Field::new(H, DataType::Utf8, true),
+        Field::new("b", DataType::Float64, true),
     ]));
     let cols: Vec<ArrayRef> = vec![
         Arc::new(Float64Array::from(x)),
@@ -71,6 +86,7 @@ fn sample() -> RecordBatch {
         Arc::new(Float64Array::from(y)),
         Arc::new(Float64Array::from(w)),
         Arc::new(StringArray::from(h)),
+        Arc::new(Float64Array::from(b)),
     ];
     RecordBatch::try_new(schema, cols).unwrap()
 }
@@ -205,6 +221,52 @@ fn lin_mod_in_the_database_matches_the_local_fit() {
                 .unwrap_or_else(|e| panic!("{db} {formula}: in-db: {e}"));
             assert_same_summary(db, &formula, &local, &indb);
         }
+        // Logistic regressions: one aggregate query per IRLS iteration.
+        let logits: Vec<(&RxOdbcData, String, LogitOptions)> = vec![
+            (
+                &table,
+                format!("b ~ `{X}` + z + `{G}`"),
+                LogitOptions::default().cov_coef(true),
+            ),
+            (
+                &table,
+                format!("b ~ z + `{G}`:z"),
+                LogitOptions::default().fweights("w"),
+            ),
+            (
+                &table,
+                format!("`{H}` ~ `{X}` + `{G}`"),
+                LogitOptions::default(),
+            ),
+            (
+                &table,
+                format!("b ~ `{G}` + F(z) - 1"),
+                LogitOptions::default().drop_first(true),
+            ),
+            (&query, format!("b ~ `{X}`"), LogitOptions::default()),
+        ];
+        for (src, formula, options) in logits {
+            let local = rx_models::rx_logit(&formula, src, &options, &RxLocalSeq)
+                .unwrap_or_else(|e| panic!("{db} {formula}: local: {e}"));
+            let indb = ctx
+                .logit(&formula, src, &options)
+                .unwrap_or_else(|e| panic!("{db} {formula}: in-db: {e}"));
+            assert_same_glm(&format!("{db} {formula}"), &local, &indb);
+        }
+        let glm = GlmOptions::new(Family::Binomial);
+        let formula = format!("b ~ z + `{X}`");
+        let local = rx_models::rx_glm(&formula, &table, &glm, &RxLocalSeq).unwrap();
+        let indb = ctx.glm(&formula, &table, &glm).unwrap();
+        assert_same_glm(&format!("{db} glm {formula}"), &local, &indb);
+        // Another family streams the rows into the local fit.
+        let poisson = GlmOptions::new(Family::Poisson);
+        let local = rx_models::rx_glm("z ~ y", &table, &poisson, &RxLocalSeq).unwrap();
+        let streamed = ctx
+            .clone()
+            .quiet(true)
+            .glm("z ~ y", &table, &poisson)
+            .unwrap();
+        assert_eq!(local, streamed, "{db}: poisson streams");
         // Cubes and cross tabulations as GROUP BY aggregates.
         let cubes: Vec<(String, CubeOptions)> = vec![
             (format!("y ~ `{G}`:`{H}`"), CubeOptions::default()),
@@ -427,5 +489,53 @@ fn assert_same_crosstabs(what: &str, a: &RxCrossTabs, b: &RxCrossTabs) {
             assert!(close(p.statistic, q.statistic, 1e-9), "{what}: chi-square");
             assert!(same_opt(p.p_value, q.p_value, 1e-9), "{what}: p");
         }
+    }
+}
+
+fn assert_same_glm(what: &str, a: &RxGlm, b: &RxGlm) {
+    assert_eq!(
+        (a.n_valid, a.n_missing),
+        (b.n_valid, b.n_missing),
+        "{what}: rows"
+    );
+    assert_eq!(a.iterations, b.iterations, "{what}: iterations");
+    assert_eq!(a.converged, b.converged, "{what}: converged");
+    assert_eq!(a.coefficients.len(), b.coefficients.len(), "{what}");
+    for (x, y) in a.coefficients.iter().zip(&b.coefficients) {
+        assert_eq!(x.term, y.term, "{what}");
+        assert_eq!(x.aliased, y.aliased, "{what}: {} aliased", x.term);
+        for (k, p, q) in [
+            ("estimate", x.estimate, y.estimate),
+            ("std_error", x.std_error, y.std_error),
+            ("z", x.t_value, y.t_value),
+        ] {
+            assert!(
+                same_opt(p, q, 1e-9),
+                "{what}: {} {k}: {p:?} vs {q:?}",
+                x.term
+            );
+        }
+    }
+    for (k, p, q) in [
+        ("deviance", a.deviance, b.deviance),
+        ("null deviance", a.null_deviance, b.null_deviance),
+        ("df", a.df_residual, b.df_residual),
+        ("dispersion", a.dispersion, b.dispersion),
+    ] {
+        assert!(close(p, q, 1e-9), "{what}: {k}: {p} vs {q}");
+    }
+    assert!(same_opt(a.aic, b.aic, 1e-9), "{what}: aic");
+    assert_eq!(a.warnings, b.warnings, "{what}: warnings");
+    match (&a.cov_coef, &b.cov_coef) {
+        (Some(p), Some(q)) => {
+            for (r, s) in p.iter().flatten().zip(q.iter().flatten()) {
+                assert!(
+                    close(*r, *s, 1e-8) || (r - s).abs() < 1e-14,
+                    "{what}: cov {r} vs {s}"
+                );
+            }
+        }
+        (None, None) => {}
+        _ => panic!("{what}: cov_coef"),
     }
 }

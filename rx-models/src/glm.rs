@@ -259,6 +259,29 @@ impl GlmOptions {
         self
     }
 
+    /// Checks the options and parses `formula` (it needs a response).
+    pub fn check(&self, formula: &str) -> Result<Formula> {
+        self.convergence.check()?;
+        if self.max_iterations == 0 {
+            return Err(Error::invalid("max_iterations must be at least 1"));
+        }
+        if !(self.tolerance >= 0.0 && self.tolerance < 1.0) {
+            return Err(Error::invalid(format!(
+                "the aliasing tolerance {} must be in [0, 1)",
+                self.tolerance
+            )));
+        }
+        let parsed = Formula::parse(formula)?;
+        if parsed.response.is_none() {
+            return Err(Error::Formula {
+                formula: formula.to_string(),
+                position: 0,
+                message: "a generalized linear model needs a response: write `y ~ terms`".into(),
+            });
+        }
+        Ok(parsed)
+    }
+
     fn weight_columns(&self) -> Vec<&str> {
         self.pweights
             .iter()
@@ -431,24 +454,7 @@ pub fn rx_glm(
     options: &GlmOptions,
     context: &impl ComputeContext,
 ) -> Result<RxGlm> {
-    options.convergence.check()?;
-    if options.max_iterations == 0 {
-        return Err(Error::invalid("max_iterations must be at least 1"));
-    }
-    if !(options.tolerance >= 0.0 && options.tolerance < 1.0) {
-        return Err(Error::invalid(format!(
-            "the aliasing tolerance {} must be in [0, 1)",
-            options.tolerance
-        )));
-    }
-    let parsed = Formula::parse(formula)?;
-    if parsed.response.is_none() {
-        return Err(Error::Formula {
-            formula: formula.to_string(),
-            position: 0,
-            message: "a generalized linear model needs a response: write `y ~ terms`".into(),
-        });
-    }
+    let parsed = options.check(formula)?;
     let mut design = Design::resolve(
         &parsed,
         data,
@@ -750,6 +756,23 @@ impl GlmPema {
             refit: None,
             steps: Vec::new(),
             design,
+        }
+    }
+
+    /// The design the model is fitted on.
+    pub fn design(&self) -> &Design {
+        &self.design
+    }
+
+    /// The point the next pass evaluates: `None` for R's starting values `η = g(mustart(y))`,
+    /// else `β` per model-matrix column (0 for aliased ones), with `η = Xβ + offset`. For passes
+    /// computed elsewhere (rx-compute's in-database IRLS), which build the PEMA with
+    /// [`GlmOptions::gram_steps`] off so that every pass is a QR pass at this point, and give
+    /// [`Pema::finish`] a [`GlmPartial`] from [`Pema::init`] with its sums filled in.
+    pub fn point(&self) -> Option<&[f64]> {
+        match self.pass_point() {
+            Point::Start => None,
+            Point::Beta(b) => Some(b),
         }
     }
 

@@ -55,6 +55,17 @@ pub struct StatsLayout {
 impl StatsLayout {
     /// The layout of a design with a numeric response.
     pub fn of(design: &Design) -> Result<StatsLayout> {
+        Self::build(design, false)
+    }
+
+    /// The layout of one weighted least-squares problem of a generalized linear model's IRLS:
+    /// the response atom stands for the working response `z`, whatever the response's type (a
+    /// factor response of a binomial model included).
+    pub fn working(design: &Design) -> Result<StatsLayout> {
+        Self::build(design, true)
+    }
+
+    fn build(design: &Design, working: bool) -> Result<StatsLayout> {
         let mut atoms: Vec<Atom> = Vec::new();
         let mut basis = vec![Basis {
             atom: None,
@@ -111,6 +122,11 @@ impl StatsLayout {
         }
         match design.response.as_ref().map(|r| &r.source) {
             None => {}
+            Some(ResponseSource::Factor(_)) if working => {
+                let z = NumSource::Column(String::new());
+                let b = basis_of(&mut atoms, Some(Atom::Response(z)), Vec::new());
+                combos[design.ncols] = vec![(b, Vec::new()), (0, vec![usize::MAX])];
+            }
             Some(ResponseSource::Numeric(s)) => {
                 let b = basis_of(&mut atoms, Some(Atom::Response(s.clone())), Vec::new());
                 // y = (y − ȳ) + ȳ: the mean is the response's own, marked by usize::MAX.
@@ -220,6 +236,27 @@ pub fn lin_mod_from_stats(
     }
     let sum_w: f64 = stats.groups.iter().map(|g| g.sum_w).sum();
     let n_obs: f64 = stats.groups.iter().map(|g| g.n_obs).sum();
+    let tsqr = tsqr_from_stats(layout, stats);
+    let counts = Counts {
+        n_valid,
+        n_missing: stats.n_missing,
+        n_obs,
+        sum_w: Dd::new(sum_w),
+        sum_wy: Dd::new(sum_w * stats.response_mean).add(Dd::new(
+            layout
+                .atoms
+                .iter()
+                .position(|a| matches!(a, Atom::Response(_)))
+                .map_or(0.0, |a| stats.groups.iter().map(|g| g.s1[a]).sum()),
+        )),
+    };
+    Ok(LinModPema::new(design, options).result_from_r(&tsqr.r(), counts))
+}
+
+/// The R factor of `[√w·X | √w·y]` from group statistics (see the module docs), as a [`Tsqr`]
+/// that merges with others like a local pass's. The total weight must be positive.
+pub fn tsqr_from_stats(layout: &StatsLayout, stats: &SuffStats) -> Tsqr {
+    let sum_w: f64 = stats.groups.iter().map(|g| g.sum_w).sum();
     let nb = layout.basis.len();
     let is_on = |b: usize, g: &GroupStats| {
         layout.basis[b]
@@ -313,20 +350,7 @@ pub fn lin_mod_from_stats(
             }
         }
     });
-    let counts = Counts {
-        n_valid,
-        n_missing: stats.n_missing,
-        n_obs,
-        sum_w: Dd::new(sum_w),
-        sum_wy: Dd::new(sum_w * stats.response_mean).add(Dd::new(
-            layout
-                .atoms
-                .iter()
-                .position(|a| matches!(a, Atom::Response(_)))
-                .map_or(0.0, |a| stats.groups.iter().map(|g| g.s1[a]).sum()),
-        )),
-    };
-    Ok(LinModPema::new(design, options).result_from_r(&tsqr.r(), counts))
+    tsqr
 }
 
 #[cfg(test)]

@@ -8,8 +8,8 @@ use revoscale::core::Result;
 pub struct ContextArg {
     /// Where the analysis runs: `local` (RxLocalSeq: chunks in order), `parallel` (RxLocalParallel,
     /// one task per core over parts of the data), `parallel:N` (N tasks) or `indb` (RxInDatabase,
-    /// builds with ODBC: linmod runs as SQL aggregates inside the database of --odbc/--sqlserver;
-    /// other analyses stream the rows and say so).
+    /// builds with ODBC: linmod, logit, glm, summary, cube and crosstabs run as SQL aggregates
+    /// inside the database of --odbc/--sqlserver; other analyses stream the rows and say so).
     #[arg(long, default_value = "local", value_name = "local|parallel[:N]|indb")]
     pub context: String,
 }

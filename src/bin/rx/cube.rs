@@ -59,7 +59,14 @@ pub fn run_cube(args: CubeArgs) -> Result<()> {
     if let Some(n) = args.rows_per_read {
         options = options.rows_per_read(n);
     }
-    let cube = rx_cube(&args.formula, data.as_ref(), &options, &args.context.get()?)?;
+    let context = args.context.get()?;
+    #[cfg(feature = "odbc")]
+    let cube = match crate::context::in_database(&context, &args.db)? {
+        Some((indb, db)) => indb.cube(&args.formula, &db, &options)?,
+        None => rx_cube(&args.formula, data.as_ref(), &options, &context)?,
+    };
+    #[cfg(not(feature = "odbc"))]
+    let cube = rx_cube(&args.formula, data.as_ref(), &options, &context)?;
     if let Some(out) = &args.out {
         let mut write = WriteOptions::default();
         if args.overwrite {
@@ -123,7 +130,14 @@ pub fn run_crosstabs(args: CrossTabsArgs) -> Result<()> {
     if let Some(n) = args.rows_per_read {
         options = options.rows_per_read(n);
     }
-    let tabs = rx_crosstabs(&args.formula, data.as_ref(), &options, &args.context.get()?)?;
+    let context = args.context.get()?;
+    #[cfg(feature = "odbc")]
+    let tabs = match crate::context::in_database(&context, &args.db)? {
+        Some((indb, db)) => indb.crosstabs(&args.formula, &db, &options)?,
+        None => rx_crosstabs(&args.formula, data.as_ref(), &options, &context)?,
+    };
+    #[cfg(not(feature = "odbc"))]
+    let tabs = rx_crosstabs(&args.formula, data.as_ref(), &options, &context)?;
     if args.json {
         return print_json(serde_json::to_string_pretty(&tabs));
     }
