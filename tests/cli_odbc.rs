@@ -16,12 +16,13 @@ fn databases(dir: &Path) -> Vec<(&'static str, String)> {
 #[test]
 fn import_export_and_analyse_a_table() {
     let dir = tempfile::tempdir().unwrap();
-    let mut csv = String::from("x,g,y\n");
+    let mut csv = String::from("x,g,y,b\n");
     for i in 0..300 {
         let x = i as f64 / 10.0;
         let g = ["a", "b", "c"][i % 3];
         let y = 1.5 + 2.0 * x + if g == "b" { 3.0 } else { 0.0 } + ((i * 31) % 7) as f64 / 10.0;
-        csv.push_str(&format!("{x},{g},{y}\n"));
+        let b = u8::from((i * 37) % 11 < 3 + i / 60);
+        csv.push_str(&format!("{x},{g},{y},{b}\n"));
     }
     std::fs::write(dir.path().join("f.csv"), csv).unwrap();
     ok(&rx(
@@ -137,6 +138,60 @@ fn import_export_and_analyse_a_table() {
             }
         }
         assert_eq!(file["factors"], indb["factors"], "{db}");
+        // Cubes and logistic regressions in the database agree with the file's.
+        let on_file = summary(&["cube", "f.xdf", "-f", "y ~ g", "--json"]);
+        let in_db = summary(&[
+            "cube",
+            "--odbc",
+            &conn,
+            "--table",
+            "rx cli",
+            "-f",
+            "y ~ g",
+            "--context",
+            "indb",
+            "--json",
+        ]);
+        for (a, b) in on_file["cells"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(in_db["cells"].as_array().unwrap())
+        {
+            assert_eq!((&a["g"], &a["Counts"]), (&b["g"], &b["Counts"]), "{db}");
+            let (x, y) = (a["y"].as_f64().unwrap(), b["y"].as_f64().unwrap());
+            assert!((x - y).abs() <= 1e-9 * x.abs(), "{db} cube: {x} vs {y}");
+        }
+        let f = "b ~ x + g";
+        let on_file = summary(&["logit", "f.xdf", "-f", f, "--json"]);
+        let o = rx(
+            &[
+                "logit",
+                "--odbc",
+                &conn,
+                "--table",
+                "rx cli",
+                "-f",
+                f,
+                "--context",
+                "indb",
+                "--json",
+            ],
+            dir.path(),
+        );
+        let in_db: Value = serde_json::from_str(&ok(&o)).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&o.stderr).contains("streaming"),
+            "{db}: logit streamed"
+        );
+        assert_eq!(on_file["iterations"], in_db["iterations"], "{db}");
+        for key in ["deviance", "null_deviance", "aic"] {
+            let (x, y) = (on_file[key].as_f64().unwrap(), in_db[key].as_f64().unwrap());
+            assert!(
+                (x - y).abs() <= 1e-9 * x.abs(),
+                "{db} logit {key}: {x} vs {y}"
+            );
+        }
         let o = rx(
             &[
                 "dtree",

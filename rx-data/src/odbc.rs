@@ -585,6 +585,7 @@ impl DataSink for RxOdbcData {
         }
         let names: Vec<String> = out_fields.iter().map(|(n, _)| n.clone()).collect();
         let insert = dialect.insert(table, &names)?;
+        let insert_arrays = dialect.insert_arrays(table, &out_fields)?;
         let write_schema = Arc::new(Schema::new(
             out_fields
                 .iter()
@@ -594,6 +595,7 @@ impl DataSink for RxOdbcData {
         Ok(Box::new(OdbcTableWriter {
             conn: Some(conn),
             insert,
+            insert_arrays,
             schema: write_schema,
             connection: self.connection.clone(),
             name: self.label(),
@@ -607,6 +609,8 @@ impl DataSink for RxOdbcData {
 struct OdbcTableWriter {
     conn: Option<Connection<'static>>,
     insert: String,
+    /// PostgreSQL: one statement per slice of rows, a parameter per column holding an array.
+    insert_arrays: Option<String>,
     schema: SchemaRef,
     connection: ConnectionString,
     name: String,
@@ -655,6 +659,39 @@ impl ChunkWriter for OdbcTableWriter {
         let Some(conn) = &self.conn else {
             return Err(Error::invalid("internal: write after finish"));
         };
+        if let Some(sql) = &self.insert_arrays {
+            // Slices of at most 100,000 rows: a few megabytes per parameter.
+            let mut start = 0;
+            while start < batch.num_rows() {
+                let len = (batch.num_rows() - start).min(100_000);
+                let slice = batch.slice(start, len);
+                let params = slice
+                    .columns()
+                    .iter()
+                    .zip(self.schema.fields())
+                    .map(|(c, f)| {
+                        Ok(odbc_api::parameter::VarCharBox::from_vec(
+                            dialect::pg_array_literal(c.as_ref(), f.name())?.into_bytes(),
+                        ))
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                conn.execute(sql, &params[..], None).map_err(|e| {
+                    odbc_error(
+                        &self.connection,
+                        &format!(
+                            "{}: inserting rows {}..{}",
+                            self.name,
+                            self.rows + start as u64 + 1,
+                            self.rows + (start + len) as u64
+                        ),
+                        e,
+                    )
+                })?;
+                start += len;
+            }
+            self.rows += batch.num_rows() as u64;
+            return Ok(());
+        }
         let prepared = conn.prepare(&self.insert).map_err(|e| {
             odbc_error(
                 &self.connection,

@@ -173,6 +173,112 @@ impl Dialect {
     }
 }
 
+impl Dialect {
+    /// PostgreSQL's bulk insert without COPY (which ODBC cannot send): `INSERT INTO <table>
+    /// (<cols>) SELECT * FROM UNNEST(CAST(? AS <type>[]), ...)`, one parameter per column holding
+    /// an array literal of many rows; `None` for other dialects (they bind arrays of rows).
+    pub fn insert_arrays(
+        &self,
+        table: &str,
+        columns: &[(String, DataType)],
+    ) -> Result<Option<String>> {
+        if *self != Dialect::PostgreSql {
+            return Ok(None);
+        }
+        let names = columns
+            .iter()
+            .map(|(c, _)| self.ident(c))
+            .collect::<Result<Vec<_>>>()?
+            .join(", ");
+        let arrays = columns
+            .iter()
+            .map(|(_, t)| Ok(format!("CAST(? AS {}[])", self.column_type(t)?)))
+            .collect::<Result<Vec<_>>>()?
+            .join(", ");
+        Ok(Some(format!(
+            "INSERT INTO {} ({names}) SELECT * FROM UNNEST({arrays})",
+            self.ident(table)?
+        )))
+    }
+}
+
+/// A PostgreSQL array literal of a column's values (`{"1.5",NULL,"it's \"q\""}`): every value
+/// quoted with `"` and `\` escaped, nulls as `NULL`, numbers in their shortest exact form.
+pub fn pg_array_literal(column: &dyn arrow::array::Array, name: &str) -> Result<String> {
+    use arrow::array::{Array, AsArray};
+    use arrow::datatypes::{Float32Type, Float64Type, Int32Type, Int64Type};
+    use std::fmt::Write;
+    let n = column.len();
+    let mut out = String::with_capacity(n * 12 + 2);
+    out.push('{');
+    let sep = |out: &mut String, i: usize| {
+        if i > 0 {
+            out.push(',');
+        }
+    };
+    macro_rules! numbers {
+        ($t:ty, $fmt:literal) => {{
+            let a = column.as_primitive::<$t>();
+            for i in 0..n {
+                sep(&mut out, i);
+                if a.is_null(i) {
+                    out.push_str("NULL");
+                } else {
+                    let _ = write!(out, $fmt, a.value(i));
+                }
+            }
+        }};
+    }
+    match column.data_type() {
+        DataType::Float64 => numbers!(Float64Type, "\"{:?}\""),
+        DataType::Float32 => numbers!(Float32Type, "\"{:?}\""),
+        DataType::Int64 => numbers!(Int64Type, "{}"),
+        DataType::Int32 => numbers!(Int32Type, "{}"),
+        DataType::Boolean => {
+            let a = column.as_boolean();
+            for i in 0..n {
+                sep(&mut out, i);
+                out.push_str(if a.is_null(i) {
+                    "NULL"
+                } else if a.value(i) {
+                    "t"
+                } else {
+                    "f"
+                });
+            }
+        }
+        _ => {
+            let text = arrow::compute::cast(column, &DataType::Utf8)
+                .map_err(|e| Error::arrow(format!("column '{name}'"), e))?;
+            let a = text.as_string::<i32>();
+            for i in 0..n {
+                sep(&mut out, i);
+                if a.is_null(i) {
+                    out.push_str("NULL");
+                    continue;
+                }
+                let v = a.value(i);
+                if v.contains('\0') {
+                    return Err(Error::invalid(format!(
+                        "column '{name}', row {}: a text value with a NUL character cannot be stored in PostgreSQL",
+                        i + 1
+                    )));
+                }
+                out.push('"');
+                for ch in v.chars() {
+                    if ch == '"' || ch == '\\' {
+                        out.push('\\');
+                    }
+                    out.push(ch);
+                }
+                out.push('"');
+            }
+        }
+    }
+    out.push('}');
+    Ok(out)
+}
+
 /// What a query reads from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum From {

@@ -140,7 +140,14 @@ pub fn run_logit(args: LogitArgs) -> Result<()> {
     if let Some(n) = a.rows_per_read {
         options = options.rows_per_read(n);
     }
-    let fit = rx_logit(&a.formula, data.as_ref(), &options, &a.context.get()?)?;
+    let context = a.context.get()?;
+    #[cfg(feature = "odbc")]
+    let fit = match crate::context::in_database(&context, &a.db)? {
+        Some((indb, db)) => indb.logit(&a.formula, &db, &options)?,
+        None => rx_logit(&a.formula, data.as_ref(), &options, &context)?,
+    };
+    #[cfg(not(feature = "odbc"))]
+    let fit = rx_logit(&a.formula, data.as_ref(), &options, &context)?;
     finish(fit, a)
 }
 
@@ -167,6 +174,13 @@ pub fn run_glm(args: GlmArgs) -> Result<()> {
     if let Some(n) = a.rows_per_read {
         options = options.rows_per_read(n);
     }
-    let fit = rx_glm(&a.formula, data.as_ref(), &options, &a.context.get()?)?;
+    let context = a.context.get()?;
+    #[cfg(feature = "odbc")]
+    let fit = match crate::context::in_database(&context, &a.db)? {
+        Some((indb, db)) => indb.glm(&a.formula, &db, &options)?,
+        None => rx_glm(&a.formula, data.as_ref(), &options, &context)?,
+    };
+    #[cfg(not(feature = "odbc"))]
+    let fit = rx_glm(&a.formula, data.as_ref(), &options, &context)?;
     finish(fit, a)
 }
