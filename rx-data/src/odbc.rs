@@ -29,6 +29,7 @@ use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow_odbc::odbc_api::{self, Connection, ConnectionOptions, Environment, ResultSetMetadata};
 use arrow_odbc::{OdbcReaderBuilder, OdbcWriter};
+use rayon::prelude::*;
 use rx_core::column_info::ColumnConverter;
 use rx_core::source::{ChunkReader, ChunkWriter, WriteMode};
 use rx_core::{ColumnInfoMap, DataSink, DataSource, Error, ReadOptions, Result, WriteOptions};
@@ -596,6 +597,7 @@ impl DataSink for RxOdbcData {
             conn: Some(conn),
             insert,
             insert_arrays,
+            worker: None,
             schema: write_schema,
             connection: self.connection.clone(),
             name: self.label(),
@@ -611,6 +613,9 @@ struct OdbcTableWriter {
     insert: String,
     /// PostgreSQL: one statement per slice of rows, a parameter per column holding an array.
     insert_arrays: Option<String>,
+    /// PostgreSQL: the thread that owns the connection and runs the statements while the next
+    /// slice is formatted.
+    worker: Option<ArrayWorker>,
     schema: SchemaRef,
     connection: ConnectionString,
     name: String,
@@ -650,48 +655,126 @@ impl OdbcTableWriter {
     }
 }
 
+/// One array-insert statement's parameters and the rows they hold (for errors).
+type ArrayJob = (Vec<odbc_api::parameter::VarCharBox>, u64, u64);
+
+/// The thread running a PostgreSQL write's statements on its connection.
+struct ArrayWorker {
+    tx: Option<std::sync::mpsc::SyncSender<ArrayJob>>,
+    handle: Option<std::thread::JoinHandle<(Connection<'static>, Result<()>)>>,
+}
+
+impl ArrayWorker {
+    /// Stops after the statements sent so far; returns the connection and the first error
+    /// (`None` when the thread panicked: its connection, dropped, rolled back).
+    fn join(&mut self) -> Option<(Connection<'static>, Result<()>)> {
+        self.tx.take();
+        self.handle.take()?.join().ok()
+    }
+}
+
+impl OdbcTableWriter {
+    /// Writes a chunk with PostgreSQL's array insert: slices of at most 100,000 rows (a few
+    /// megabytes per parameter) are formatted here, while the worker thread runs the previous
+    /// slice's statement.
+    fn write_arrays(&mut self, batch: &RecordBatch) -> Result<()> {
+        let sql = self.insert_arrays.clone().unwrap_or_default();
+        if self.worker.is_none() {
+            let conn = self
+                .conn
+                .take()
+                .ok_or_else(|| Error::invalid("internal: write after finish"))?;
+            let (tx, rx) = std::sync::mpsc::sync_channel::<ArrayJob>(1);
+            let (connection, name) = (self.connection.clone(), self.name.clone());
+            let handle = std::thread::spawn(move || {
+                for (params, first, last) in rx {
+                    let done = conn.execute(&sql, &params[..], None).map(|_| ());
+                    if let Err(e) = done {
+                        let e = odbc_error(
+                            &connection,
+                            &format!("{name}: inserting rows {first}..{last}"),
+                            e,
+                        );
+                        return (conn, Err(e));
+                    }
+                }
+                (conn, Ok(()))
+            });
+            self.worker = Some(ArrayWorker {
+                tx: Some(tx),
+                handle: Some(handle),
+            });
+        }
+        let mut start = 0;
+        while start < batch.num_rows() {
+            let len = (batch.num_rows() - start).min(100_000);
+            let slice = batch.slice(start, len);
+            let columns: Vec<(ArrayRef, String)> = slice
+                .columns()
+                .iter()
+                .cloned()
+                .zip(self.schema.fields().iter().map(|f| f.name().clone()))
+                .collect();
+            let params = columns
+                .par_iter()
+                .map(|(c, name)| {
+                    Ok(odbc_api::parameter::VarCharBox::from_vec(
+                        dialect::pg_array_literal(c.as_ref(), name)?.into_bytes(),
+                    ))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let job = (
+                params,
+                self.rows + start as u64 + 1,
+                self.rows + (start + len) as u64,
+            );
+            let sent = self
+                .worker
+                .as_ref()
+                .and_then(|w| w.tx.as_ref())
+                .is_some_and(|tx| tx.send(job).is_ok());
+            if !sent {
+                // The worker stopped on an error: report it (the connection rolls back).
+                return Err(self.stop_worker().err().unwrap_or_else(|| {
+                    Error::invalid(format!("{}: the insert thread stopped", self.name))
+                }));
+            }
+            start += len;
+        }
+        self.rows += batch.num_rows() as u64;
+        Ok(())
+    }
+
+    /// Ends the worker thread, taking its connection back; its first error, if any.
+    fn stop_worker(&mut self) -> Result<()> {
+        let Some(mut worker) = self.worker.take() else {
+            return Ok(());
+        };
+        match worker.join() {
+            Some((conn, result)) => {
+                self.conn = Some(conn);
+                result
+            }
+            None => Err(Error::invalid(format!(
+                "{}: the insert thread failed; nothing was committed",
+                self.name
+            ))),
+        }
+    }
+}
+
 impl ChunkWriter for OdbcTableWriter {
     fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         if batch.num_rows() == 0 {
             return Ok(());
         }
         let batch = self.prepare(batch)?;
+        if self.insert_arrays.is_some() {
+            return self.write_arrays(&batch);
+        }
         let Some(conn) = &self.conn else {
             return Err(Error::invalid("internal: write after finish"));
         };
-        if let Some(sql) = &self.insert_arrays {
-            // Slices of at most 100,000 rows: a few megabytes per parameter.
-            let mut start = 0;
-            while start < batch.num_rows() {
-                let len = (batch.num_rows() - start).min(100_000);
-                let slice = batch.slice(start, len);
-                let params = slice
-                    .columns()
-                    .iter()
-                    .zip(self.schema.fields())
-                    .map(|(c, f)| {
-                        Ok(odbc_api::parameter::VarCharBox::from_vec(
-                            dialect::pg_array_literal(c.as_ref(), f.name())?.into_bytes(),
-                        ))
-                    })
-                    .collect::<Result<Vec<_>>>()?;
-                conn.execute(sql, &params[..], None).map_err(|e| {
-                    odbc_error(
-                        &self.connection,
-                        &format!(
-                            "{}: inserting rows {}..{}",
-                            self.name,
-                            self.rows + start as u64 + 1,
-                            self.rows + (start + len) as u64
-                        ),
-                        e,
-                    )
-                })?;
-                start += len;
-            }
-            self.rows += batch.num_rows() as u64;
-            return Ok(());
-        }
         let prepared = conn.prepare(&self.insert).map_err(|e| {
             odbc_error(
                 &self.connection,
@@ -716,6 +799,7 @@ impl ChunkWriter for OdbcTableWriter {
     }
 
     fn finish(mut self: Box<Self>) -> Result<u64> {
+        self.stop_worker()?;
         let conn = self
             .conn
             .take()
@@ -728,6 +812,7 @@ impl ChunkWriter for OdbcTableWriter {
 
 impl Drop for OdbcTableWriter {
     fn drop(&mut self) {
+        let _ = self.stop_worker();
         if let Some(conn) = self.conn.take() {
             // Unfinished: nothing of this write stays (the new table included).
             let _ = conn.rollback();
