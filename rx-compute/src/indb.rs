@@ -590,37 +590,8 @@ impl<'a> Db<'a> {
         layout: &StatsLayout,
         weights: &Weights,
     ) -> Result<SuffStats> {
-        // Rows with every value the model reads.
-        let mut valid: Vec<String> = Vec::new();
-        for c in design.columns(
-            &weights
-                .columns
-                .iter()
-                .map(String::as_str)
-                .collect::<Vec<_>>(),
-        ) {
-            self.check_column(&c)?;
-            valid.push(format!("{} IS NOT NULL", self.dialect.ident(&c)?));
-        }
-        let numerics: Vec<String> = design
-            .numerics
-            .iter()
-            .map(|n| self.numeric(&n.source))
-            .collect::<Result<_>>()?;
-        let response = match design.response.as_ref().map(|r| &r.source) {
-            Some(ResponseSource::Numeric(s)) => self.numeric(s)?,
-            _ => {
-                return Err(Error::invalid(
-                    "internal: an in-database fit needs a numeric response",
-                ));
-            }
-        };
-        // Computed terms are NULL where undefined (log of a non-positive number, ...).
-        for e in numerics.iter().chain(std::iter::once(&response)) {
-            valid.push(format!("{e} IS NOT NULL"));
-        }
-        valid.push(format!("{} IS NOT NULL", weights.w));
-        let valid = valid.join(" AND ");
+        let rows = self.model_rows(design, weights)?;
+        let (valid, numerics, response) = (&rows.valid, &rows.numerics, &rows.response);
         let w = &weights.w;
 
         // Query 1: counts and the means the atoms are centred by.
@@ -629,11 +600,7 @@ impl<'a> Db<'a> {
             self.out(&format!("SUM(CASE WHEN {valid} THEN 1 ELSE 0 END)"), 1),
             self.out(&format!("SUM(CASE WHEN {valid} THEN {w} END)"), 2),
         ];
-        for (i, e) in numerics
-            .iter()
-            .chain(std::iter::once(&response))
-            .enumerate()
-        {
+        for (i, e) in numerics.iter().chain(std::iter::once(response)).enumerate() {
             cols.push(self.out(&format!("SUM(CASE WHEN {valid} THEN {w} * {e} END)"), 3 + i));
         }
         let b = self.query(&format!("SELECT {} FROM {}", cols.join(", "), self.from))?;
@@ -676,11 +643,7 @@ impl<'a> Db<'a> {
                 Atom::Response(_) => Ok(format!("({response} - {})", self.number(response_mean)?)),
             })
             .collect::<Result<_>>()?;
-        let keys: Vec<String> = design
-            .factors
-            .iter()
-            .map(|f| self.factor_key(&f.source))
-            .collect::<Result<_>>()?;
+        let keys = &rows.keys;
         let nk = keys.len();
         let mut cols: Vec<String> = keys
             .iter()
@@ -688,20 +651,7 @@ impl<'a> Db<'a> {
             .map(|(i, k)| format!("{k} AS k{i}"))
             .collect();
         let f = &weights.f;
-        cols.push(self.out(self.count(), 0));
-        cols.push(self.out(&format!("SUM({w})"), 1));
-        cols.push(self.out(&format!("SUM(CASE WHEN {w} > 0 THEN {f} ELSE 0 END)"), 2));
-        let mut i = 3;
-        for a in &atoms {
-            cols.push(self.out(&format!("SUM({w} * {a})"), i));
-            i += 1;
-        }
-        for x in 0..atoms.len() {
-            for z in x..atoms.len() {
-                cols.push(self.out(&format!("SUM({w} * {} * {})", atoms[x], atoms[z]), i));
-                i += 1;
-            }
-        }
+        cols.extend(self.group_sums(w, &format!("CASE WHEN {w} > 0 THEN {f} ELSE 0 END"), &atoms));
         let mut sql = format!(
             "SELECT {} FROM {} WHERE {valid}",
             cols.join(", "),
@@ -711,32 +661,75 @@ impl<'a> Db<'a> {
             sql.push_str(&format!(" GROUP BY {}", keys.join(", ")));
         }
         let b = self.query(&sql)?;
-        let (key_cols, nums) = keys_and_numbers(&b, nk)?;
-        let mut groups = Vec::with_capacity(b.num_rows());
-        // Row r of every result column.
-        #[allow(clippy::needless_range_loop)]
-        for r in 0..b.num_rows() {
-            let mut levels = Vec::with_capacity(nk);
-            for (k, f) in design.factors.iter().enumerate() {
-                levels.push(self.level_of(key_cols[k].as_string::<i32>(), r, f)?);
-            }
-            let get = |c: usize| nums[c][r].unwrap_or(0.0);
-            let na = atoms.len();
-            groups.push(GroupStats {
-                levels,
-                rows: get(0) as u64,
-                sum_w: get(1),
-                n_obs: get(2),
-                s1: (0..na).map(|a| get(3 + a)).collect(),
-                s2: (0..layout.pairs()).map(|p| get(3 + na + p)).collect(),
-            });
-        }
+        let groups = self
+            .groups_of(&b, design, layout)?
+            .0
+            .into_iter()
+            .map(|(g, _)| g)
+            .collect();
         Ok(SuffStats {
             means,
             response_mean,
             groups,
             n_missing,
         })
+    }
+
+    /// The sums of a group query, after its key columns: the row count, `Σ w`, the observations
+    /// (`Σ n_obs`), then `Σ w·a` per atom and `Σ w·a·b` per pair of atoms (see [`GroupStats`]).
+    fn group_sums(&self, w: &str, n_obs: &str, atoms: &[String]) -> Vec<String> {
+        let mut cols = vec![
+            self.out(self.count(), 0),
+            self.out(&format!("SUM({w})"), 1),
+            self.out(&format!("SUM({n_obs})"), 2),
+        ];
+        for a in atoms {
+            cols.push(self.out(&format!("SUM({w} * {a})"), cols.len()));
+        }
+        for x in 0..atoms.len() {
+            for z in x..atoms.len() {
+                cols.push(self.out(
+                    &format!("SUM({w} * {} * {})", atoms[x], atoms[z]),
+                    cols.len(),
+                ));
+            }
+        }
+        cols
+    }
+
+    /// The groups of a result whose columns are the design's factor keys and then
+    /// [`Db::group_sums`]'s (empty groups left out), each with its row; and the result's numbers
+    /// (after the keys) for any further columns.
+    fn groups_of(
+        &self,
+        b: &RecordBatch,
+        design: &Design,
+        layout: &StatsLayout,
+    ) -> Result<(Vec<(GroupStats, usize)>, Numbers)> {
+        let nk = design.factors.len();
+        let (key_cols, nums) = keys_and_numbers(b, nk)?;
+        let na = layout.atoms.len();
+        let mut groups = Vec::with_capacity(b.num_rows());
+        for r in 0..b.num_rows() {
+            let get = |c: usize| nums.get(c).and_then(|v| v[r]).unwrap_or(0.0);
+            if get(0) == 0.0 {
+                continue;
+            }
+            let mut levels = Vec::with_capacity(nk);
+            for (k, f) in design.factors.iter().enumerate() {
+                levels.push(self.level_of(key_cols[k].as_string::<i32>(), r, f)?);
+            }
+            let group = GroupStats {
+                levels,
+                rows: get(0) as u64,
+                sum_w: get(1),
+                n_obs: get(2),
+                s1: (0..na).map(|a| get(3 + a)).collect(),
+                s2: (0..layout.pairs()).map(|p| get(3 + na + p)).collect(),
+            };
+            groups.push((group, r));
+        }
+        Ok((groups, nums))
     }
 
     /// Whether the database has `EXP` and `LN` (SQLite has them only when built with its math
@@ -991,20 +984,8 @@ impl<'a> Db<'a> {
         );
         let nk = rows.keys.len();
         let mut cols: Vec<String> = (0..nk).map(|i| format!("k{i}")).collect();
-        cols.push(self.out(self.count(), 0));
-        cols.push(self.out("SUM(rx_w)", 1));
-        cols.push(self.out("SUM(rx_f)", 2));
-        let mut i = 3;
-        for a in &atoms {
-            cols.push(self.out(&format!("SUM(rx_w * {a})"), i));
-            i += 1;
-        }
-        for x in 0..atoms.len() {
-            for z in x..atoms.len() {
-                cols.push(self.out(&format!("SUM(rx_w * {} * {})", atoms[x], atoms[z]), i));
-                i += 1;
-            }
-        }
+        cols.extend(self.group_sums("rx_w", "rx_f", &atoms));
+        let i = cols.len() - nk;
         let extra = i;
         // R's binomial deviance residuals of a 0/1 response, 2·log(1/μ) or 2·log(1/(1−μ)).
         cols.push(self.out(
@@ -1031,32 +1012,15 @@ impl<'a> Db<'a> {
             ));
         }
         let b = self.query(&sql)?;
-        let (key_cols, nums) = keys_and_numbers(&b, nk)?;
-        let na = atoms.len();
-        let mut groups = Vec::with_capacity(b.num_rows());
+        let (groups, nums) = self.groups_of(&b, design, layout)?;
         let (mut dev, mut extreme, mut informative) = (Dd::ZERO, 0u64, 0u64);
-        #[allow(clippy::needless_range_loop)]
-        for r in 0..b.num_rows() {
-            let get = |c: usize| nums[c][r].unwrap_or(0.0);
-            if get(0) == 0.0 {
-                continue;
-            }
-            let mut levels = Vec::with_capacity(nk);
-            for (k, f) in design.factors.iter().enumerate() {
-                levels.push(self.level_of(key_cols[k].as_string::<i32>(), r, f)?);
-            }
+        for (_, r) in &groups {
+            let get = |c: usize| nums[c][*r].unwrap_or(0.0);
             dev = dev.add(Dd::new(get(extra)));
             extreme += get(extra + 1) as u64;
             informative += get(extra + 2) as u64;
-            groups.push(GroupStats {
-                levels,
-                rows: get(0) as u64,
-                sum_w: get(1),
-                n_obs: get(2),
-                s1: (0..na).map(|a| get(3 + a)).collect(),
-                s2: (0..layout.pairs()).map(|p| get(3 + na + p)).collect(),
-            });
         }
+        let groups = groups.into_iter().map(|(g, _)| g).collect();
         let mut partial = pema.init();
         let stats = SuffStats {
             means: pre.means.clone(),
