@@ -102,15 +102,7 @@ impl RxInDatabase {
             return rx_models::linmod::rx_lin_mod(formula, data, options, &RxLocalSeq);
         }
         let db = Db::open(data, self.sql_server_only)?;
-        let design = Design::resolve_with(
-            &parsed,
-            &db.schema,
-            &data.name(),
-            DesignOptions {
-                drop_first: options.drop_first,
-            },
-            |req| db.levels(req),
-        )?;
+        let design = db.design(&parsed, options.drop_first)?;
         if matches!(
             design.response.as_ref().map(|r| &r.source),
             Some(ResponseSource::Factor(_))
@@ -169,15 +161,7 @@ impl RxInDatabase {
         if !db.has_math()? {
             return local("a database without EXP and LN");
         }
-        let design = Design::resolve_with(
-            &parsed,
-            &db.schema,
-            &data.name(),
-            DesignOptions {
-                drop_first: options.drop_first,
-            },
-            |req| db.levels(req),
-        )?;
+        let design = db.design(&parsed, options.drop_first)?;
         if !design.offsets.is_empty() {
             return local("offset() in the formula");
         }
@@ -628,18 +612,11 @@ impl<'a> Db<'a> {
 
         // Query 2: per combination of factor levels, the sums of the centred atoms and their
         // products.
-        let centred = |i: usize| -> Result<String> {
-            Ok(format!("({} - {})", numerics[i], self.number(means[i])?))
-        };
         let atoms: Vec<String> = layout
             .atoms
             .iter()
             .map(|a| match a {
-                Atom::Product(vars) => Ok(vars
-                    .iter()
-                    .map(|&i| centred(i))
-                    .collect::<Result<Vec<_>>>()?
-                    .join(" * ")),
+                Atom::Product(vars) => self.centred_product(vars, numerics, &means),
                 Atom::Response(_) => Ok(format!("({response} - {})", self.number(response_mean)?)),
             })
             .collect::<Result<_>>()?;
@@ -673,6 +650,31 @@ impl<'a> Db<'a> {
             groups,
             n_missing,
         })
+    }
+
+    /// The design of a parsed formula on this source, factor levels found by `SELECT DISTINCT`.
+    fn design(&self, parsed: &rx_core::formula::Formula, drop_first: bool) -> Result<Design> {
+        Design::resolve_with(
+            parsed,
+            &self.schema,
+            &self.data.name(),
+            DesignOptions { drop_first },
+            |req| self.levels(req),
+        )
+    }
+
+    /// `Π (v − centre)` over the numerics `vars` (values as SQL, centres as exact literals).
+    fn centred_product(
+        &self,
+        vars: &[usize],
+        values: &[String],
+        centres: &[f64],
+    ) -> Result<String> {
+        Ok(vars
+            .iter()
+            .map(|&v| Ok(format!("({} - {})", values[v], self.number(centres[v])?)))
+            .collect::<Result<Vec<_>>>()?
+            .join(" * "))
     }
 
     /// The sums of a group query, after its key columns: the row count, `Σ w`, the observations
@@ -937,22 +939,11 @@ impl<'a> Db<'a> {
             .enumerate()
             .map(|(i, k)| format!("{k} AS k{i}"))
             .collect();
-        let centred = |i: usize| -> Result<String> {
-            Ok(format!(
-                "({} - {})",
-                rows.numerics[i],
-                self.number(pre.means[i])?
-            ))
-        };
         let mut atoms = Vec::with_capacity(layout.atoms.len());
         for (i, a) in layout.atoms.iter().enumerate() {
             match a {
                 Atom::Product(vars) => {
-                    let e = vars
-                        .iter()
-                        .map(|&v| centred(v))
-                        .collect::<Result<Vec<_>>>()?
-                        .join(" * ");
+                    let e = self.centred_product(vars, &rows.numerics, &pre.means)?;
                     inner.push(format!("{e} AS a{i}"));
                     atoms.push(format!("a{i}"));
                 }

@@ -47,8 +47,8 @@ use crate::summary::format::{
     Count, count, num, serialize_count, serialize_count_lists, serialize_counts, table,
 };
 use crate::summary::{
-    CellsPartial, CellsSql, Moments, Plan, Resolved, Resolver, SummarySql, TermCells, expand_dot,
-    reject_offsets, weight_column,
+    CellsPartial, CellsSql, Moments, Plan, Resolved, Resolver, SummarySql, TermCells,
+    cells_sql_from_plan, expand_dot, reject_offsets, weight_column,
 };
 
 /// Options of [`rx_cube`] (RevoScaleR's `rxCube` arguments).
@@ -462,20 +462,7 @@ impl CubePema {
     }
 }
 
-impl CellsSql for CubePema {
-    fn sql(&self) -> Option<SummarySql> {
-        self.tab.plan.sql()
-    }
-
-    fn partial_from_cells(
-        &self,
-        rows: u64,
-        rows_valid: u64,
-        terms: Vec<TermCells>,
-    ) -> Result<CellsPartial> {
-        self.tab.plan.partial_from_cells(rows, rows_valid, terms)
-    }
-}
+cells_sql_from_plan!(CubePema, tab.plan);
 
 impl Pema for CubePema {
     type Partial = CellsPartial;
@@ -788,20 +775,7 @@ impl CrossTabsPema {
     }
 }
 
-impl CellsSql for CrossTabsPema {
-    fn sql(&self) -> Option<SummarySql> {
-        self.tab.plan.sql()
-    }
-
-    fn partial_from_cells(
-        &self,
-        rows: u64,
-        rows_valid: u64,
-        terms: Vec<TermCells>,
-    ) -> Result<CellsPartial> {
-        self.tab.plan.partial_from_cells(rows, rows_valid, terms)
-    }
-}
+cells_sql_from_plan!(CrossTabsPema, tab.plan);
 
 impl Pema for CrossTabsPema {
     type Partial = CellsPartial;

@@ -652,20 +652,28 @@ impl Plan {
     }
 }
 
-impl CellsSql for SummaryPema {
-    fn sql(&self) -> Option<SummarySql> {
-        self.plan.sql()
-    }
+/// `CellsSql` for an analysis whose cells are those of the plan at `$($plan).+`.
+macro_rules! cells_sql_from_plan {
+    ($t:ty, $($plan:ident).+) => {
+        impl CellsSql for $t {
+            fn sql(&self) -> Option<SummarySql> {
+                self.$($plan).+.sql()
+            }
 
-    fn partial_from_cells(
-        &self,
-        rows: u64,
-        rows_valid: u64,
-        terms: Vec<TermCells>,
-    ) -> Result<CellsPartial> {
-        self.plan.partial_from_cells(rows, rows_valid, terms)
-    }
+            fn partial_from_cells(
+                &self,
+                rows: u64,
+                rows_valid: u64,
+                terms: Vec<TermCells>,
+            ) -> Result<CellsPartial> {
+                self.$($plan).+.partial_from_cells(rows, rows_valid, terms)
+            }
+        }
+    };
 }
+pub(crate) use cells_sql_from_plan;
+
+cells_sql_from_plan!(SummaryPema, plan);
 
 impl Pema for SummaryPema {
     type Partial = CellsPartial;
