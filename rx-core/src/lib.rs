@@ -33,7 +33,7 @@ pub use options::RxOptions;
 pub use pema::{ComputeContext, Pema, RxLocalSeq, Step};
 pub use source::{
     ChunkReader, ChunkWriter, DataSink, DataSource, ReadOptions, RowFilter, RowPredicate,
-    WriteMode, WriteOptions, copy_chunks, rechunk,
+    WriteBehind, WriteMode, WriteOptions, copy_chunks, rechunk,
 };
 pub use varinfo::{VarInfo, VarType};
 

@@ -173,18 +173,132 @@ pub trait ChunkWriter: Send {
 }
 
 /// Copies every chunk of `reader` into `writer` and finishes it; on error the writer is dropped, so
-/// nothing half-written is left looking valid.
+/// nothing half-written is left looking valid. The writer runs on a thread of its own
+/// ([`WriteBehind`]), so encoding and compressing a chunk overlaps reading the next.
 pub fn copy_chunks(
     reader: ChunkReader,
-    mut writer: Box<dyn ChunkWriter>,
+    writer: Box<dyn ChunkWriter>,
     mut on_chunk: impl FnMut(&RecordBatch),
 ) -> Result<u64> {
+    let mut writer = WriteBehind::start(writer)?;
     for batch in reader {
         let batch = batch?;
         on_chunk(&batch);
-        writer.write(&batch)?;
+        writer.write(batch)?;
     }
     writer.finish()
+}
+
+/// What the caller of a [`WriteBehind`] hands its thread.
+enum WriteMsg {
+    Chunk(RecordBatch),
+    Finish,
+}
+
+/// Chunks the caller has produced but the writer's thread has not taken yet.
+const WRITE_BEHIND_CHUNKS: usize = 2;
+
+/// A [`ChunkWriter`] run on a thread of its own: [`WriteBehind::write`] hands a chunk over (waiting
+/// only while [`WRITE_BEHIND_CHUNKS`] chunks are queued) and returns, so the caller computes the
+/// next chunk while this one is encoded, compressed and written. The output is completed only by
+/// [`WriteBehind::finish`]; dropping a `WriteBehind` (on an error of the caller's) discards it, and
+/// waits for the thread, so nothing of it is left behind when the drop returns.
+pub struct WriteBehind {
+    tx: Option<std::sync::mpsc::SyncSender<WriteMsg>>,
+    thread: Option<std::thread::JoinHandle<Result<u64>>>,
+}
+
+impl WriteBehind {
+    /// Starts the writer's thread.
+    pub fn start(mut writer: Box<dyn ChunkWriter>) -> Result<Self> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<WriteMsg>(WRITE_BEHIND_CHUNKS);
+        let thread = std::thread::Builder::new()
+            .name("rx-writer".into())
+            .spawn(move || -> Result<u64> {
+                loop {
+                    match rx.recv() {
+                        Ok(WriteMsg::Chunk(batch)) => writer.write(&batch)?,
+                        Ok(WriteMsg::Finish) => return writer.finish(),
+                        // The caller stopped without finishing: `writer` is dropped, discarding
+                        // the output.
+                        Err(_) => {
+                            return Err(crate::Error::invalid("the output was abandoned"));
+                        }
+                    }
+                }
+            })
+            .map_err(|e| crate::Error::External {
+                context: "starting the output's writer thread".into(),
+                source: Box::new(e),
+            })?;
+        Ok(WriteBehind {
+            tx: Some(tx),
+            thread: Some(thread),
+        })
+    }
+
+    /// Queues one chunk. An error of an earlier chunk's write comes back here (or from `finish`).
+    pub fn write(&mut self, batch: RecordBatch) -> Result<()> {
+        if self.send(WriteMsg::Chunk(batch)) {
+            return Ok(());
+        }
+        // The thread has stopped, which it does only on an error: report it.
+        match self.join() {
+            Err(e) => Err(e),
+            Ok(_) => Err(crate::Error::invalid(
+                "internal error: the output's writer thread stopped early",
+            )),
+        }
+    }
+
+    /// Completes the output once every queued chunk is written; returns what
+    /// [`ChunkWriter::finish`] returns.
+    pub fn finish(mut self) -> Result<u64> {
+        self.send(WriteMsg::Finish);
+        self.join()
+    }
+
+    /// False when the thread no longer listens.
+    fn send(&mut self, msg: WriteMsg) -> bool {
+        self.tx.as_ref().is_some_and(|tx| tx.send(msg).is_ok())
+    }
+
+    /// Closes the queue and waits for the thread's outcome.
+    fn join(&mut self) -> Result<u64> {
+        self.tx = None;
+        match self.thread.take() {
+            Some(t) => t.join().unwrap_or_else(|payload| {
+                let what = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_string())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "a panic".into());
+                Err(crate::Error::invalid(format!(
+                    "internal error: the output's writer failed: {what}"
+                )))
+            }),
+            None => Err(crate::Error::invalid(
+                "internal error: the output's writer was already finished",
+            )),
+        }
+    }
+}
+
+impl Drop for WriteBehind {
+    fn drop(&mut self) {
+        if self.thread.is_some() {
+            // Not finished: the thread drops its writer (discarding the output) and ends.
+            let _ = self.join();
+        }
+    }
+}
+
+impl std::fmt::Debug for WriteBehind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WriteBehind")
+            .field("running", &self.thread.is_some())
+            .finish()
+    }
 }
 
 /// Re-blocks a chunk stream into chunks of exactly `rows` rows (the last may be shorter).
@@ -260,5 +374,117 @@ impl Iterator for Rechunk {
                 None => self.done = true,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use arrow::array::Int32Array;
+    use arrow::datatypes::{DataType, Field, Schema};
+
+    use super::*;
+
+    /// A writer that records what reaches it, failing on a chunk of `fail_at` rows.
+    struct Recorder {
+        log: Arc<Mutex<Vec<String>>>,
+        fail_at: usize,
+    }
+
+    impl ChunkWriter for Recorder {
+        fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+            if batch.num_rows() == self.fail_at {
+                return Err(crate::Error::invalid("disk full"));
+            }
+            self.log
+                .lock()
+                .unwrap()
+                .push(format!("{}", batch.num_rows()));
+            Ok(())
+        }
+
+        fn finish(self: Box<Self>) -> Result<u64> {
+            self.log.lock().unwrap().push("finished".into());
+            Ok(7)
+        }
+    }
+
+    impl Drop for Recorder {
+        fn drop(&mut self) {
+            self.log.lock().unwrap().push("dropped".into());
+        }
+    }
+
+    fn chunk(rows: i32) -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int32, false)]));
+        RecordBatch::try_new(
+            schema,
+            vec![Arc::new(Int32Array::from_iter_values(0..rows))],
+        )
+        .unwrap()
+    }
+
+    fn recorder(fail_at: usize) -> (Box<dyn ChunkWriter>, Arc<Mutex<Vec<String>>>) {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let w = Recorder {
+            log: log.clone(),
+            fail_at,
+        };
+        (Box::new(w), log)
+    }
+
+    /// Chunks reach the writer in order and `finish` returns the writer's own result.
+    #[test]
+    fn write_behind_writes_in_order_and_finishes() {
+        let (w, log) = recorder(usize::MAX);
+        let mut wb = WriteBehind::start(w).unwrap();
+        for rows in [3, 1, 4, 1, 5] {
+            wb.write(chunk(rows)).unwrap();
+        }
+        assert_eq!(wb.finish().unwrap(), 7);
+        assert_eq!(
+            *log.lock().unwrap(),
+            ["3", "1", "4", "1", "5", "finished", "dropped"]
+        );
+    }
+
+    /// A failed write comes back from a later `write` or from `finish`, and the output is never
+    /// finished; a `WriteBehind` dropped on the caller's error discards the output before the drop
+    /// returns.
+    #[test]
+    fn write_behind_reports_errors_and_discards() {
+        let (w, log) = recorder(2);
+        let mut wb = WriteBehind::start(w).unwrap();
+        let mut error = None;
+        for rows in [1, 2, 3, 4, 5, 6, 7, 8] {
+            if let Err(e) = wb.write(chunk(rows)) {
+                error = Some(e);
+                break;
+            }
+        }
+        let e = match error {
+            Some(e) => e,
+            None => wb.finish().unwrap_err(),
+        };
+        assert!(e.to_string().contains("disk full"), "{e}");
+        assert!(!log.lock().unwrap().contains(&"finished".to_string()));
+
+        let (w, log) = recorder(usize::MAX);
+        let mut wb = WriteBehind::start(w).unwrap();
+        wb.write(chunk(3)).unwrap();
+        drop(wb);
+        assert_eq!(*log.lock().unwrap(), ["3", "dropped"]);
+    }
+
+    /// `copy_chunks` stops at a reading error without finishing the output.
+    #[test]
+    fn copy_chunks_discards_on_a_read_error() {
+        let (w, log) = recorder(usize::MAX);
+        let reader: ChunkReader =
+            Box::new(vec![Ok(chunk(2)), Err(crate::Error::invalid("bad row 3"))].into_iter());
+        let e = copy_chunks(reader, w, |_| {}).unwrap_err();
+        assert!(e.to_string().contains("bad row 3"), "{e}");
+        assert_eq!(*log.lock().unwrap(), ["2", "dropped"]);
     }
 }

@@ -17,11 +17,14 @@ use parquet::arrow::arrow_reader::{
     ArrowPredicateFn, ArrowReaderMetadata, ParquetRecordBatchReader,
     ParquetRecordBatchReaderBuilder,
 };
-use parquet::arrow::arrow_writer::ArrowWriterOptions;
+use parquet::arrow::arrow_writer::{
+    ArrowColumnWriter, ArrowRowGroupWriterFactory, ArrowWriterOptions, compute_leaves,
+};
 use parquet::arrow::{ARROW_SCHEMA_META_KEY, ArrowWriter, ProjectionMask, encode_arrow_schema};
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{WriterProperties, WriterPropertiesBuilder};
+use parquet::file::writer::SerializedFileWriter;
 use rx_core::factor::factor_type;
 use rx_core::varinfo::{field_levels, is_factor, with_levels};
 use rx_core::{
@@ -173,6 +176,7 @@ impl DataSource for ParquetData {
             .row_filter
             .as_ref()
             .and_then(|f| Pushdown::new(f, &file_schema, b.parquet_schema()));
+        let filtered = pushdown.is_some();
         let inner = if workers > 1 {
             Decoder::Prefetch(Prefetch::start(
                 self, b, mask, rows, groups, workers, pushdown,
@@ -206,6 +210,7 @@ impl DataSource for ParquetData {
             fields,
             recoders,
             rechunker: Rechunker::new(rows),
+            filtered,
             exhausted: false,
             done: false,
         }))
@@ -375,26 +380,30 @@ impl Prefetch {
         })
     }
 
-    fn next(&mut self, source: &ParquetData) -> Option<Result<RecordBatch>> {
-        while self.at < self.groups {
-            let channel = self.channels.get(self.at % self.channels.len())?;
-            match channel.recv() {
-                Ok(Ok(Some(batch))) => return Some(Ok(batch)),
-                Ok(Ok(None)) => self.at += 1,
-                Ok(Err(e)) => {
-                    self.at = self.groups;
-                    return Some(Err(source.corrupt("reading Parquet data", e)));
-                }
-                Err(_) => {
-                    self.at = self.groups;
-                    return Some(Err(source.corrupt(
-                        "reading Parquet data",
-                        "a decoding thread stopped without finishing its row groups",
-                    )));
-                }
-            }
+    /// The next batch, `Some(Ok(None))` at the end of each row group, `None` at the end.
+    fn next(&mut self, source: &ParquetData) -> Option<Result<Option<RecordBatch>>> {
+        if self.at >= self.groups {
+            return None;
         }
-        None
+        let channel = self.channels.get(self.at % self.channels.len())?;
+        Some(match channel.recv() {
+            Ok(Ok(Some(batch))) => Ok(Some(batch)),
+            Ok(Ok(None)) => {
+                self.at += 1;
+                Ok(None)
+            }
+            Ok(Err(e)) => {
+                self.at = self.groups;
+                Err(source.corrupt("reading Parquet data", e))
+            }
+            Err(_) => {
+                self.at = self.groups;
+                Err(source.corrupt(
+                    "reading Parquet data",
+                    "a decoding thread stopped without finishing its row groups",
+                ))
+            }
+        })
     }
 }
 
@@ -460,28 +469,38 @@ struct ParquetChunks {
     fields: Vec<Field>,
     recoders: Vec<Option<FactorRecoder>>,
     rechunker: Rechunker,
+    /// A row filter is pushed down: see `next_chunk`.
+    filtered: bool,
     exhausted: bool,
     done: bool,
 }
 
 impl ParquetChunks {
     fn next_chunk(&mut self) -> Result<Option<RecordBatch>> {
-        while !self.exhausted && !self.rechunker.has_chunk() {
+        // With a row filter, a row group's kept rows are handed out when the group ends rather
+        // than held until `rows_per_read` of them have been kept (a chunk is at most
+        // `rows_per_read` rows, as when reading, and often fewer, as after a selection): so what
+        // consumes the chunks starts, and goes on, while later groups are decoded.
+        let mut group_end = false;
+        while !self.exhausted && !self.rechunker.has_chunk() && !group_end {
             let next = match &mut self.inner {
                 Decoder::Serial(inner) => {
                     let path = self.source.path.clone();
-                    no_panic(&path, "reading Parquet data", || Ok(inner.next()))?
-                        .map(|r| r.map_err(|e| self.source.corrupt("reading Parquet data", e)))
+                    no_panic(&path, "reading Parquet data", || Ok(inner.next()))?.map(|r| {
+                        r.map(Some)
+                            .map_err(|e| self.source.corrupt("reading Parquet data", e))
+                    })
                 }
                 Decoder::Prefetch(p) => p.next(&self.source),
             };
             match next {
                 None => self.exhausted = true,
-                Some(Ok(b)) => self.rechunker.push(b),
+                Some(Ok(Some(b))) => self.rechunker.push(b),
+                Some(Ok(None)) => group_end = self.filtered && !self.rechunker.is_empty(),
                 Some(Err(e)) => return Err(e),
             }
         }
-        let Some(batch) = self.rechunker.pop(self.exhausted)? else {
+        let Some(batch) = self.rechunker.pop(self.exhausted || group_end)? else {
             return Ok(None);
         };
         let name = self.source.name_str();
@@ -542,8 +561,9 @@ impl DataSink for ParquetData {
 
     /// Writes a Parquet file with Zstandard compression (`compression_level` 0: uncompressed;
     /// otherwise the Zstandard level, 1 to 22), row groups of `rows_per_block` rows (default
-    /// 1,048,576), to a temporary file renamed into place by `finish`. Parquet files cannot be
-    /// appended to.
+    /// 1,048,576), to a temporary file renamed into place by `finish`. Columns are dictionary
+    /// encoded, except float and 64-bit integer columns whose first rows are mostly distinct
+    /// values. Parquet files cannot be appended to.
     fn create(&self, schema: SchemaRef, options: &WriteOptions) -> Result<Box<dyn ChunkWriter>> {
         match options.mode {
             WriteMode::Append => {
@@ -579,21 +599,14 @@ impl DataSink for ParquetData {
         if let Some(rows) = options.rows_per_block {
             props = props.set_max_row_group_row_count(Some(rows.max(1)));
         }
+        // The schema is checked now; the writer itself starts with the first rows, which decide
+        // each column's dictionary encoding.
+        parquet::arrow::ArrowSchemaConverter::new()
+            .convert(&schema)
+            .map_err(|e| {
+                Error::external(format!("{}: starting the Parquet file", self.name_str()), e)
+            })?;
         let tmp = temp_beside(&self.path)?;
-        let file = tmp
-            .as_file()
-            .try_clone()
-            .map_err(|e| Error::io(tmp.path(), e))?;
-        let writer = ArrowWriter::try_new_with_options(
-            file,
-            schema.clone(),
-            ArrowWriterOptions::new()
-                .with_properties(props.build())
-                .with_skip_arrow_metadata(true),
-        )
-        .map_err(|e| {
-            Error::external(format!("{}: starting the Parquet file", self.name_str()), e)
-        })?;
         let recoders = schema
             .fields()
             .iter()
@@ -602,7 +615,8 @@ impl DataSink for ParquetData {
         Ok(Box::new(ParquetWriter {
             path: self.path.clone(),
             tmp,
-            writer: Some(writer),
+            writer: None,
+            props: Some(props),
             schema,
             recoders,
             overwrite: options.mode == WriteMode::Overwrite,
@@ -615,7 +629,9 @@ impl DataSink for ParquetData {
 struct ParquetWriter {
     path: PathBuf,
     tmp: tempfile::NamedTempFile,
-    writer: Option<ArrowWriter<File>>,
+    /// Started by the first rows written (or by `finish` when there are none), from `props`.
+    writer: Option<ColumnsWriter>,
+    props: Option<WriterPropertiesBuilder>,
     schema: SchemaRef,
     recoders: Vec<Option<FactorRecoder>>,
     overwrite: bool,
@@ -625,6 +641,238 @@ struct ParquetWriter {
 impl ParquetWriter {
     fn ext(&self, what: &str, e: impl std::error::Error + Send + Sync + 'static) -> Error {
         Error::external(format!("{}: {what}", self.path.display()), e)
+    }
+
+    fn closed(&self) -> Error {
+        Error::invalid(format!("{}: the writer is closed", self.path.display()))
+    }
+
+    /// The writer, started on the first call. `first` (the first rows written, if any) decides
+    /// which columns skip dictionary encoding: see [`mostly_distinct`].
+    fn writer(&mut self, first: Option<&RecordBatch>) -> Result<&mut ColumnsWriter> {
+        if self.writer.is_none() {
+            let Some(mut props) = self.props.take() else {
+                return Err(self.closed());
+            };
+            if let Some(batch) = first {
+                for (f, col) in self.schema.fields().iter().zip(batch.columns()) {
+                    if mostly_distinct(col.as_ref()) {
+                        props = props.set_column_dictionary_enabled(
+                            parquet::schema::types::ColumnPath::from(f.name().as_str()),
+                            false,
+                        );
+                    }
+                }
+            }
+            let file = self
+                .tmp
+                .as_file()
+                .try_clone()
+                .map_err(|e| Error::io(self.tmp.path(), e))?;
+            let writer = ColumnsWriter::new(file, self.schema.clone(), props.build())
+                .map_err(|e| self.ext("starting the Parquet file", e))?;
+            self.writer = Some(writer);
+        }
+        let closed = self.closed();
+        self.writer.as_mut().ok_or(closed)
+    }
+}
+
+/// Parquet encoding with the columns of each row group encoded and compressed in parallel, as
+/// parquet-rs's `ArrowColumnWriter` allows; [`ArrowWriter`] encodes them one after the other.
+struct ColumnsWriter {
+    file: SerializedFileWriter<File>,
+    factory: ArrowRowGroupWriterFactory,
+    schema: SchemaRef,
+    /// Rows per row group.
+    max_rows: usize,
+    /// The column writers of the row group being written, and its rows so far.
+    group: Option<Vec<ArrowColumnWriter>>,
+    buffered: usize,
+    /// Row groups written.
+    groups: usize,
+}
+
+impl ColumnsWriter {
+    fn new(
+        file: File,
+        schema: SchemaRef,
+        props: WriterProperties,
+    ) -> parquet::errors::Result<Self> {
+        let max_rows = props
+            .max_row_group_row_count()
+            .unwrap_or(parquet::file::properties::DEFAULT_MAX_ROW_GROUP_ROW_COUNT)
+            .max(1);
+        let (file, factory) = ArrowWriter::try_new_with_options(
+            file,
+            schema.clone(),
+            ArrowWriterOptions::new()
+                .with_properties(props)
+                .with_skip_arrow_metadata(true),
+        )?
+        .into_serialized_writer()?;
+        Ok(ColumnsWriter {
+            file,
+            factory,
+            schema,
+            max_rows,
+            group: None,
+            buffered: 0,
+            groups: 0,
+        })
+    }
+
+    fn write(&mut self, batch: &RecordBatch) -> parquet::errors::Result<()> {
+        let mut at = 0;
+        while at < batch.num_rows() {
+            let take = (self.max_rows - self.buffered).min(batch.num_rows() - at);
+            let part = batch.slice(at, take);
+            let mut leaves = Vec::with_capacity(part.num_columns());
+            for (f, col) in self.schema.fields().iter().zip(part.columns()) {
+                leaves.extend(compute_leaves(f, col)?);
+            }
+            let writers = match &mut self.group {
+                Some(w) => w,
+                None => self
+                    .group
+                    .insert(self.factory.create_column_writers(self.groups)?),
+            };
+            let pairs: Vec<_> = writers.iter_mut().zip(&leaves).collect();
+            in_parallel(pairs, |(w, leaf)| w.write(leaf))
+                .into_iter()
+                .collect::<parquet::errors::Result<()>>()?;
+            self.buffered += take;
+            at += take;
+            if self.buffered >= self.max_rows {
+                self.flush()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Closes the row group being written (its last pages are compressed in parallel too).
+    fn flush(&mut self) -> parquet::errors::Result<()> {
+        let Some(writers) = self.group.take() else {
+            return Ok(());
+        };
+        let chunks = in_parallel(writers, ArrowColumnWriter::close)
+            .into_iter()
+            .collect::<parquet::errors::Result<Vec<_>>>()?;
+        let mut group = self.file.next_row_group()?;
+        for chunk in chunks {
+            chunk.append_to_row_group(&mut group)?;
+        }
+        group.close()?;
+        self.groups += 1;
+        self.buffered = 0;
+        Ok(())
+    }
+
+    /// Writes the last row group and the footer (with `metadata`), and returns the file.
+    fn finish(mut self, metadata: KeyValue) -> parquet::errors::Result<File> {
+        self.flush()?;
+        self.file.append_key_value_metadata(metadata);
+        self.file.into_inner()
+    }
+}
+
+/// `f` of each item, in order, spread over one scoped thread per core (at most one per item). Not a
+/// rayon pool: the writer runs on its own thread while the pool's workers may be blocked handing it
+/// chunks (a data step run inside a rayon task), and waiting on that pool could then never end.
+fn in_parallel<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(items.len());
+    if threads <= 1 {
+        return items.into_iter().map(f).collect();
+    }
+    let per = items.len().div_ceil(threads);
+    let mut parts: Vec<Vec<T>> = Vec::with_capacity(threads);
+    let mut items = items.into_iter();
+    loop {
+        let part: Vec<T> = items.by_ref().take(per).collect();
+        if part.is_empty() {
+            break;
+        }
+        parts.push(part);
+    }
+    let f = &f;
+    std::thread::scope(|scope| {
+        let mut parts = parts.into_iter();
+        let first = parts.next().unwrap_or_default();
+        // A part whose thread cannot be started runs on this thread.
+        let others: Vec<std::result::Result<_, Vec<T>>> = parts
+            .map(|part| {
+                let (tx, rx) = std::sync::mpsc::channel::<Vec<T>>();
+                let spawned = std::thread::Builder::new().spawn_scoped(scope, move || {
+                    rx.recv()
+                        .map(|part| part.into_iter().map(f).collect::<Vec<R>>())
+                        .unwrap_or_default()
+                });
+                match spawned {
+                    Ok(handle) => match tx.send(part) {
+                        Ok(()) => Ok(handle),
+                        Err(back) => Err(back.0),
+                    },
+                    Err(_) => Err(part),
+                }
+            })
+            .collect();
+        let mut out: Vec<R> = first.into_iter().map(f).collect();
+        for other in others {
+            match other {
+                Ok(handle) => match handle.join() {
+                    Ok(rs) => out.extend(rs),
+                    Err(payload) => std::panic::resume_unwind(payload),
+                },
+                Err(part) => out.extend(part.into_iter().map(f)),
+            }
+        }
+        out
+    })
+}
+
+/// Rows sampled from the start of a numeric column by [`mostly_distinct`].
+const DICTIONARY_SAMPLE: usize = 4096;
+
+/// True when a float or 64-bit integer column's first rows are mostly distinct values (over 3/4
+/// of up to [`DICTIONARY_SAMPLE`] non-missing ones), so a Parquet dictionary would not pay:
+/// parquet-rs would hash every value into a dictionary until it outgrows its page limit, and then
+/// fall back to plain encoding, in every row group. DuckDB's writer likewise drops the dictionary
+/// of high-cardinality columns. Other columns (factors, strings, small integers) keep it.
+fn mostly_distinct(col: &dyn arrow::array::Array) -> bool {
+    use arrow::array::AsArray;
+    use arrow::datatypes::{Float32Type, Float64Type, Int64Type, UInt64Type};
+    fn distinct_share<I: Iterator<Item = u64>>(values: I) -> bool {
+        let mut seen = std::collections::HashSet::with_capacity(DICTIONARY_SAMPLE);
+        let mut n = 0usize;
+        for v in values.take(DICTIONARY_SAMPLE) {
+            seen.insert(v);
+            n += 1;
+        }
+        n >= 64 && seen.len() * 4 > n * 3
+    }
+    match col.data_type() {
+        DataType::Float64 => distinct_share(
+            col.as_primitive::<Float64Type>()
+                .iter()
+                .flatten()
+                .map(f64::to_bits),
+        ),
+        DataType::Float32 => distinct_share(
+            col.as_primitive::<Float32Type>()
+                .iter()
+                .flatten()
+                .map(|v| u64::from(v.to_bits())),
+        ),
+        DataType::Int64 => distinct_share(
+            col.as_primitive::<Int64Type>()
+                .iter()
+                .flatten()
+                .map(|v| v as u64),
+        ),
+        DataType::UInt64 => distinct_share(col.as_primitive::<UInt64Type>().iter().flatten()),
+        _ => false,
     }
 }
 
@@ -670,9 +918,10 @@ impl ChunkWriter for ParquetWriter {
             &RecordBatchOptions::new().with_row_count(Some(batch.num_rows())),
         )
         .map_err(|e| Error::arrow(format!("{name}: preparing a chunk"), e))?;
-        let Some(w) = self.writer.as_mut() else {
-            return Err(Error::invalid(format!("{name}: the writer is closed")));
-        };
+        if b.num_rows() == 0 {
+            return Ok(());
+        }
+        let w = self.writer(Some(&b))?;
         w.write(&b)
             .map_err(|e| Error::external(format!("{name}: writing a row group"), e))?;
         self.rows += b.num_rows() as u64;
@@ -692,18 +941,15 @@ impl ChunkWriter for ParquetWriter {
             })
             .collect();
         let final_schema = Schema::new_with_metadata(fields, self.schema.metadata().clone());
-        let Some(mut w) = self.writer.take() else {
-            return Err(Error::invalid(format!(
-                "{}: the writer is closed",
-                self.path.display()
-            )));
+        self.writer(None)?;
+        let Some(w) = self.writer.take() else {
+            return Err(self.closed());
         };
-        w.append_key_value_metadata(KeyValue::new(
-            ARROW_SCHEMA_META_KEY.to_string(),
-            encode_arrow_schema(&final_schema),
-        ));
         let file = w
-            .into_inner()
+            .finish(KeyValue::new(
+                ARROW_SCHEMA_META_KEY.to_string(),
+                encode_arrow_schema(&final_schema),
+            ))
             .map_err(|e| self.ext("writing the Parquet footer", e))?;
         file.sync_all().map_err(|e| Error::io(self.tmp.path(), e))?;
         drop(file);

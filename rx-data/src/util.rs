@@ -62,6 +62,11 @@ impl Rechunker {
         self.rows >= self.target
     }
 
+    /// True when no row is waiting.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
     /// Adds a batch.
     pub(crate) fn push(&mut self, batch: RecordBatch) {
         if batch.num_rows() > 0 {

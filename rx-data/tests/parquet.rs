@@ -376,6 +376,16 @@ fn a_row_filter_keeps_only_its_rows() {
         ["b", "a", "c", "d"]
     );
     assert!(chunks.iter().all(|b| b.column(1).len() == b.num_rows()));
+    // Decoded ahead (on more than one core), the kept rows of each row group come as a chunk of
+    // their own instead of waiting for `rows_per_read` kept rows.
+    let sizes: Vec<usize> = chunks.iter().map(RecordBatch::num_rows).collect();
+    if std::thread::available_parallelism().map_or(1, |n| n.get()) > 1 {
+        assert_eq!(sizes, [1, 1, 2, 1]);
+    } else {
+        assert_eq!(sizes, [5]);
+    }
+    let small = read_all(&src, &options.clone().rows_per_read(1)).unwrap();
+    assert_eq!(small.len(), 5);
 
     let failing = rx_core::RowFilter {
         columns: vec!["x".into()],
@@ -397,4 +407,73 @@ fn a_row_filter_keeps_only_its_rows() {
             .sum::<usize>(),
         7
     );
+}
+
+/// Row groups are encoded column by column in parallel: several row groups, written in chunks that
+/// straddle their bounds, read back exactly. A float column of distinct values is written without
+/// a dictionary; a float column of few values, a factor and a string column keep theirs.
+#[test]
+fn parallel_row_groups_and_dictionaries_by_cardinality() {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("u", DataType::Float64, true),
+        Field::new("c", DataType::Float64, true),
+        Field::new("g", factor_type(), true),
+        Field::new("s", DataType::Utf8, true),
+    ]));
+    let n = 10_000usize;
+    let batches: Vec<RecordBatch> = (0..n)
+        .step_by(1_000)
+        .map(|start| {
+            let rows = start..start + 1_000;
+            let u: Float64Array = rows
+                .clone()
+                .map(|i| (i % 997 != 5).then_some(i as f64 * 0.37 + 0.001))
+                .collect();
+            let c: Float64Array = rows.clone().map(|i| Some((i % 7) as f64)).collect();
+            let g: Vec<Option<&str>> = rows
+                .clone()
+                .map(|i| Some(["lo", "mid", "hi"][i % 3]))
+                .collect();
+            let s: StringArray = rows.map(|i| Some(format!("k{}", i % 11))).collect();
+            RecordBatch::try_new(
+                schema.clone(),
+                vec![Arc::new(u), Arc::new(c), factor(&g), Arc::new(s)],
+            )
+            .unwrap()
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.parquet");
+    let src = MemoryData::new(schema.clone(), batches.clone()).unwrap();
+    let w = ParquetData::new(&path)
+        .create(schema, &WriteOptions::default().rows_per_block(3_000))
+        .unwrap();
+    let rows = rx_core::source::copy_chunks(src.open(&ReadOptions::default()).unwrap(), w, |_| {})
+        .unwrap();
+    assert_eq!(rows, n as u64);
+
+    let back = read_all(&ParquetData::new(&path), &ReadOptions::default()).unwrap();
+    let got: Vec<Option<f64>> = back.iter().flat_map(|b| f64s(&col(b, "u"))).collect();
+    let want: Vec<Option<f64>> = batches.iter().flat_map(|b| f64s(&col(b, "u"))).collect();
+    assert_eq!(got, want);
+    let got: Vec<Option<String>> = back.iter().flat_map(|b| strings(&col(b, "g"))).collect();
+    let want: Vec<Option<String>> = batches.iter().flat_map(|b| strings(&col(b, "g"))).collect();
+    assert_eq!(got, want);
+    let got: Vec<Option<String>> = back.iter().flat_map(|b| strings(&col(b, "s"))).collect();
+    assert_eq!(got[10], Some("k10".to_string()));
+    assert_eq!(got.len(), n);
+
+    let reader = SerializedFileReader::new(std::fs::File::open(&path).unwrap()).unwrap();
+    let meta = reader.metadata();
+    let groups: Vec<i64> = meta.row_groups().iter().map(|g| g.num_rows()).collect();
+    assert_eq!(groups, [3_000, 3_000, 3_000, 1_000]);
+    for g in meta.row_groups() {
+        let dictionary: Vec<bool> = g
+            .columns()
+            .iter()
+            .map(|c| c.dictionary_page_offset().is_some())
+            .collect();
+        assert_eq!(dictionary, [false, true, true, true]);
+    }
 }

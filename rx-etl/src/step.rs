@@ -31,8 +31,8 @@ use datafusion::prelude::DataFrame;
 use rx_core::column_info::ColumnConverter;
 use rx_core::varinfo::{META_HIGH, META_LEVELS, META_LOW};
 use rx_core::{
-    ChunkReader, ChunkWriter, ColType, ColumnInfo, ColumnInfoMap, DataSink, DataSource, Error,
-    Result, WriteMode, WriteOptions,
+    ChunkReader, ColType, ColumnInfo, ColumnInfoMap, DataSink, DataSource, Error, Result,
+    WriteBehind, WriteMode, WriteOptions,
 };
 use rx_data::{MemoryData, MemorySink};
 
@@ -341,15 +341,16 @@ pub(crate) fn write_chunks(
             ));
         }
     };
-    let mut writer: Box<dyn ChunkWriter> = sink.create(first.schema(), write)?;
+    // Written on a thread of its own: the output's encoding overlaps the plan's next chunk.
+    let mut writer = WriteBehind::start(sink.create(first.schema(), write)?)?;
     let mut rows = first.num_rows() as u64;
     if rows > 0 {
-        writer.write(&first)?;
+        writer.write(first)?;
     }
     for b in reader {
         let b = b?;
         rows += b.num_rows() as u64;
-        writer.write(&b)?;
+        writer.write(b)?;
     }
     // A sink reports the rows it holds (an appended-to file: all of them); the step's are these.
     writer.finish()?;
