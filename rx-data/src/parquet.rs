@@ -691,6 +691,9 @@ struct ColumnsWriter {
     buffered: usize,
     /// Row groups written.
     groups: usize,
+    /// Writes each finished row group out to disk in the background, so the sync before the
+    /// rename waits for the last one only.
+    sync: Option<rx_core::fs::SyncAhead>,
 }
 
 impl ColumnsWriter {
@@ -699,6 +702,11 @@ impl ColumnsWriter {
         schema: SchemaRef,
         props: WriterProperties,
     ) -> parquet::errors::Result<Self> {
+        // Without a second handle (or a thread) the final sync does all the writing out.
+        let sync = file
+            .try_clone()
+            .ok()
+            .and_then(rx_core::fs::SyncAhead::start);
         let max_rows = props
             .max_row_group_row_count()
             .unwrap_or(parquet::file::properties::DEFAULT_MAX_ROW_GROUP_ROW_COUNT)
@@ -719,6 +727,7 @@ impl ColumnsWriter {
             group: None,
             buffered: 0,
             groups: 0,
+            sync,
         })
     }
 
@@ -765,14 +774,22 @@ impl ColumnsWriter {
         group.close()?;
         self.groups += 1;
         self.buffered = 0;
+        if let Some(s) = &self.sync {
+            s.request();
+        }
         Ok(())
     }
 
-    /// Writes the last row group and the footer (with `metadata`), and returns the file.
-    fn finish(mut self, metadata: KeyValue) -> parquet::errors::Result<File> {
+    /// Writes the last row group and the footer (with `metadata`), and returns the file and the
+    /// background sync (for [`rx_core::fs::SyncAhead::finish`] after the final sync).
+    fn finish(
+        mut self,
+        metadata: KeyValue,
+    ) -> parquet::errors::Result<(File, Option<rx_core::fs::SyncAhead>)> {
         self.flush()?;
         self.file.append_key_value_metadata(metadata);
-        self.file.into_inner()
+        let sync = self.sync.take();
+        Ok((self.file.into_inner()?, sync))
     }
 }
 
@@ -945,13 +962,18 @@ impl ChunkWriter for ParquetWriter {
         let Some(w) = self.writer.take() else {
             return Err(self.closed());
         };
-        let file = w
+        let (file, sync) = w
             .finish(KeyValue::new(
                 ARROW_SCHEMA_META_KEY.to_string(),
                 encode_arrow_schema(&final_schema),
             ))
             .map_err(|e| self.ext("writing the Parquet footer", e))?;
-        file.sync_all().map_err(|e| Error::io(self.tmp.path(), e))?;
+        // The final sync waits for the background one's writes; its error is this file's too.
+        let synced = file.sync_all();
+        if let Some(s) = sync {
+            s.finish().map_err(|e| Error::io(self.tmp.path(), e))?;
+        }
+        synced.map_err(|e| Error::io(self.tmp.path(), e))?;
         drop(file);
         let ParquetWriter {
             path,

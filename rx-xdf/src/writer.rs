@@ -23,7 +23,7 @@ use std::io::{BufWriter, Read, Write};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, mpsc};
+use std::sync::{Arc, Condvar, Mutex};
 
 use arrow::array::{Array, ArrayData, ArrayRef, AsArray, Int32Array, RecordBatch, StringArray};
 use arrow::buffer::Buffer;
@@ -124,7 +124,7 @@ pub struct XdfWriter {
     fbb: FlatBufferBuilder<'static>,
     scratch: Vec<u8>,
     /// Writes finished blocks out to disk in the background (see the module docs).
-    syncer: Option<Syncer>,
+    syncer: Option<rx_core::fs::SyncAhead>,
     /// Bytes written since the last background sync was asked for.
     unsynced: u64,
 }
@@ -667,7 +667,7 @@ impl XdfWriter {
                 .as_file()
                 .try_clone()
                 .map_err(|e| Error::io(&self.path, e))?;
-            self.syncer = Syncer::start(file);
+            self.syncer = rx_core::fs::SyncAhead::start(file);
         }
         if let Some(s) = &self.syncer {
             s.request();
@@ -1424,69 +1424,6 @@ fn encode_columns(
             x.unwrap_or_else(|| Err(Error::invalid("internal error: a column was not encoded")))
         })
         .collect()
-}
-
-/// A thread that writes out a file's data with `fdatasync` when asked, so the sync before the
-/// rename has less left to do.
-struct Syncer {
-    tx: Option<mpsc::Sender<()>>,
-    handle: Option<std::thread::JoinHandle<std::io::Result<()>>>,
-}
-
-impl Syncer {
-    /// Starts the thread, or gives `None` when no thread can be started (the final sync then
-    /// does all the work, as it would anyway).
-    fn start(file: File) -> Option<Self> {
-        let (tx, rx) = mpsc::channel::<()>();
-        let handle = std::thread::Builder::new()
-            .name("rx-xdf-sync".into())
-            .spawn(move || {
-                let mut result = Ok(());
-                while rx.recv().is_ok() {
-                    while rx.try_recv().is_ok() {}
-                    if result.is_ok() {
-                        result = file.sync_data();
-                    }
-                }
-                result
-            })
-            .ok()?;
-        Some(Syncer {
-            tx: Some(tx),
-            handle: Some(handle),
-        })
-    }
-
-    fn request(&self) {
-        if let Some(tx) = &self.tx {
-            let _ = tx.send(());
-        }
-    }
-
-    /// Waits for the thread; an error it met is this file's error.
-    fn finish(mut self) -> std::io::Result<()> {
-        self.tx = None;
-        match self.handle.take().map(|h| h.join()) {
-            Some(Ok(r)) => r,
-            Some(Err(_)) => Err(std::io::Error::other("the background sync thread failed")),
-            None => Ok(()),
-        }
-    }
-}
-
-impl Drop for Syncer {
-    fn drop(&mut self) {
-        self.tx = None;
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
-        }
-    }
-}
-
-impl std::fmt::Debug for Syncer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Syncer").finish_non_exhaustive()
-    }
 }
 
 #[cfg(test)]

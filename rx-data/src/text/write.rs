@@ -55,7 +55,13 @@ pub(crate) struct TextWriter {
     line: String,
     /// The source's sniffed layout, forgotten once the file changes.
     cache: LayoutCache,
+    /// Writes the file out to disk in the background every [`SYNC_AHEAD_BYTES`] (started then),
+    /// so the sync before the rename waits for the last part only.
+    sync: Option<rx_core::fs::SyncAhead>,
+    unsynced: u64,
 }
+
+const SYNC_AHEAD_BYTES: u64 = 8 << 20;
 
 impl std::fmt::Debug for TextWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -126,6 +132,8 @@ impl TextWriter {
             rows: 0,
             line: String::new(),
             cache,
+            sync: None,
+            unsynced: 0,
         };
         if !append_existing {
             let names: Vec<String> = w.schema.fields().iter().map(|f| f.name().clone()).collect();
@@ -304,15 +312,28 @@ impl ChunkWriter for TextWriter {
                 self.out
                     .write_all(line.as_bytes())
                     .map_err(|e| Error::io(&self.path, e))?;
+                self.unsynced += line.len() as u64;
                 line.clear();
             }
         }
         self.out
             .write_all(line.as_bytes())
             .map_err(|e| Error::io(&self.path, e))?;
+        self.unsynced += line.len() as u64;
         line.clear();
         self.line = line;
         self.rows += batch.num_rows() as u64;
+        if self.unsynced >= SYNC_AHEAD_BYTES {
+            self.unsynced = 0;
+            if self.sync.is_none() {
+                // Without a second handle the final sync does all the writing out.
+                self.sync = (self.out.get_ref().as_file().try_clone().ok())
+                    .and_then(rx_core::fs::SyncAhead::start);
+            }
+            if let Some(s) = &self.sync {
+                s.request();
+            }
+        }
         Ok(())
     }
 
@@ -324,12 +345,18 @@ impl ChunkWriter for TextWriter {
             append_existing,
             rows,
             cache,
+            sync,
             ..
         } = *self;
         let tmp = out
             .into_inner()
             .map_err(|e| Error::io(&path, e.into_error()))?;
-        tmp.as_file().sync_all().map_err(|e| Error::io(&path, e))?;
+        // The final sync waits for the background one's writes; its error is this file's too.
+        let synced = tmp.as_file().sync_all();
+        if let Some(s) = sync {
+            s.finish().map_err(|e| Error::io(&path, e))?;
+        }
+        synced.map_err(|e| Error::io(&path, e))?;
         if append_existing {
             append_into(tmp, &path)?;
         } else {
