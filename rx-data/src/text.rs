@@ -76,7 +76,8 @@ pub struct TextData {
     column_info: ColumnInfoMap,
     column_classes: BTreeMap<String, ColType>,
     strings_as_factors: bool,
-    rows_per_read: usize,
+    /// `None`: chosen from the file's size ([`TextData::rows_per_read`]).
+    rows_per_read: Option<usize>,
     bad_values_as_missing: bool,
     precision: Option<usize>,
     bad: Arc<BadValues>,
@@ -148,7 +149,7 @@ impl TextData {
             column_info: ColumnInfoMap::new(),
             column_classes: BTreeMap::new(),
             strings_as_factors: false,
-            rows_per_read: 500_000,
+            rows_per_read: None,
             bad_values_as_missing: false,
             precision: None,
             bad: Arc::new(BadValues::default()),
@@ -218,9 +219,13 @@ impl TextData {
         self.changed()
     }
 
-    /// Rows per chunk when [`ReadOptions::rows_per_read`] is not given (default 500,000).
+    /// Rows per chunk when [`ReadOptions::rows_per_read`] is not given. The default is
+    /// 500,000 rows (revoscalepy's), or a tenth of the file's estimated rows when that is
+    /// less, but not under 50,000: an import to .xdf encodes and writes each chunk while the
+    /// next one is parsed, and only the last chunk's encoding is left when the parse ends, so
+    /// a file of a million rows in two chunks spent a quarter of its import on that tail.
     pub fn rows_per_read(mut self, rows: usize) -> Self {
-        self.rows_per_read = rows.max(1);
+        self.rows_per_read = Some(rows.max(1));
         self
     }
 
@@ -424,7 +429,10 @@ impl DataSource for TextData {
             sn.na_in_typed,
             sn.sniffed_rows,
         )?;
-        let rows = options.rows_per_read.unwrap_or(self.rows_per_read);
+        let rows = options
+            .rows_per_read
+            .or(self.rows_per_read)
+            .unwrap_or_else(|| default_rows_per_read(&self.path, sn));
         let reader = TextReader::new(
             plan,
             self.path.clone(),
@@ -442,6 +450,22 @@ impl DataSource for TextData {
     fn split(&self, _n: usize) -> Result<Vec<Box<dyn DataSource>>> {
         Ok(vec![Box::new(self.clone())])
     }
+}
+
+/// Rows per chunk when neither the read nor the source sets them: 500,000, or a tenth of the
+/// file's estimated rows (its data bytes over the sniffed bytes per row) when that is less, but
+/// at least 50,000 (see [`TextData::rows_per_read`]).
+fn default_rows_per_read(path: &Path, sniffed: &Sniffed) -> usize {
+    const MAX: usize = 500_000;
+    const MIN: usize = 50_000;
+    let data_bytes = std::fs::metadata(path)
+        .map(|m| m.len().saturating_sub(sniffed.data_start))
+        .unwrap_or(u64::MAX);
+    if sniffed.bytes_per_row <= 0.0 {
+        return MAX;
+    }
+    let rows = data_bytes as f64 / sniffed.bytes_per_row;
+    ((rows / 10.0) as usize).clamp(MIN, MAX)
 }
 
 impl DataSink for TextData {

@@ -188,6 +188,46 @@ fn large_file_with_quotes_reads_in_order() {
     }
 }
 
+/// Without a chunk size, a file is read in chunks of a tenth of its rows (estimated from the
+/// sniffed rows' bytes), between 50,000 and 500,000 rows; a chunk size given is kept.
+#[test]
+fn default_chunks_follow_the_file_size() {
+    let n = 1_200_000;
+    let mut text = String::with_capacity(n * 8);
+    text.push_str("a,b\n");
+    for i in 0..n {
+        let _ = writeln!(text, "{},{}", i % 10, i % 7);
+    }
+    let (_dir, path) = file_with("sized.csv", &text);
+    let sizes = |src: &TextData, options: &ReadOptions| -> Vec<usize> {
+        read_all(src, options)
+            .unwrap()
+            .iter()
+            .map(|b| b.num_rows())
+            .collect()
+    };
+    let chunks = sizes(&TextData::new(&path), &ReadOptions::default());
+    assert_eq!(chunks.iter().sum::<usize>(), n);
+    assert_eq!(chunks.len(), 10, "{chunks:?}");
+    assert!(chunks.iter().all(|&c| c == 120_000), "{chunks:?}");
+    // Small files: chunks of 50,000 rows at least.
+    let lines = 4 + 120_000 * 4; // the header and 120,000 rows of 4 bytes
+    let (_dir2, small) = file_with("small.csv", &text[..lines]);
+    let chunks = sizes(&TextData::new(&small), &ReadOptions::default());
+    assert_eq!(chunks, [50_000, 50_000, 20_000]);
+    // A size from the source or from the read wins.
+    let chunks = sizes(
+        &TextData::new(&path).rows_per_read(700_000),
+        &ReadOptions::default(),
+    );
+    assert_eq!(chunks, [700_000, 500_000]);
+    let chunks = sizes(
+        &TextData::new(&path).rows_per_read(700_000),
+        &ReadOptions::default().rows_per_read(1_000_000),
+    );
+    assert_eq!(chunks, [1_000_000, 200_000]);
+}
+
 #[test]
 fn utf8_bom_and_no_trailing_newline() {
     let (_dir, path) = file_with("t.csv", "\u{feff}a,b\n1,é\n2,ü");

@@ -31,6 +31,9 @@ pub(crate) struct Sniffed {
     pub na_in_typed: bool,
     /// Data rows that were sniffed.
     pub sniffed_rows: usize,
+    /// Average bytes per data row in the sniffed part (0 when it holds no data row): with the
+    /// file's size, an estimate of its row count.
+    pub bytes_per_row: f64,
 }
 
 /// Settings that sniffing needs.
@@ -405,6 +408,14 @@ pub(crate) fn sniff(path: &Path, name: &str, s: &SniffSettings<'_>) -> Result<Sn
     let header_bytes = prefix.get(..data_start as usize).unwrap_or(&[]);
     let data_start_line = 1 + count_newlines(header_bytes);
     let sniffed_rows = nrec.saturating_sub(data_from);
+    // Lines, not records (a quoted field may hold a line break): an estimate is all it is for.
+    let data_bytes = region.len().saturating_sub(data_start as usize - bom);
+    let data_lines = count_newlines(region.get(data_start as usize - bom..).unwrap_or(&[]));
+    let bytes_per_row = if data_lines > 0 {
+        data_bytes as f64 / data_lines as f64
+    } else {
+        0.0
+    };
     Ok(Sniffed {
         delimiter,
         has_header,
@@ -414,6 +425,7 @@ pub(crate) fn sniff(path: &Path, name: &str, s: &SniffSettings<'_>) -> Result<Sn
         types,
         na_in_typed,
         sniffed_rows,
+        bytes_per_row,
     })
 }
 
