@@ -1030,6 +1030,50 @@ impl Design {
         }
     }
 
+    /// The model matrix's columns as simple pieces, in column order, when every term is one
+    /// numeric variable or one factor alone (no interaction, no product): the shape a block
+    /// kernel can build without [`Design::fill`]. `None` otherwise.
+    pub(crate) fn simple_columns(&self) -> Option<Vec<SimpleColumns>> {
+        let layout = self.layout();
+        let mut out = Vec::with_capacity(self.terms.len() + 1);
+        let mut next = 0usize;
+        if let Some(c) = layout.intercept {
+            if c != 0 {
+                return None;
+            }
+            out.push(SimpleColumns::Intercept);
+            next = 1;
+        }
+        for (t, tl) in self.terms.iter().zip(&layout.terms) {
+            match (&t.factors[..], &t.numerics[..]) {
+                ([], [ni]) => {
+                    // A term without a column (aliased at design time) is not simple.
+                    let col = tl.columns.first().copied().flatten()?;
+                    if col != next {
+                        return None;
+                    }
+                    next += 1;
+                    out.push(SimpleColumns::Numeric { col, var: *ni });
+                }
+                ([fi], []) => {
+                    // The level columns must follow one another, in level order.
+                    for col in tl.columns.iter().flatten() {
+                        if *col != next {
+                            return None;
+                        }
+                        next += 1;
+                    }
+                    out.push(SimpleColumns::Factor {
+                        factor: *fi,
+                        columns: tl.columns.clone(),
+                    });
+                }
+                _ => return None,
+            }
+        }
+        (next == self.ncols).then_some(out)
+    }
+
     /// Per term, the model-matrix column of each level combination (computed once).
     fn layout(&self) -> &Layout {
         self.layout.get_or_init(|| {
@@ -1089,6 +1133,21 @@ impl Design {
             .map(|&r| vals[r as usize])
             .collect()
     }
+}
+
+/// A piece of a model matrix whose terms are simple ([`Design::simple_columns`]).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum SimpleColumns {
+    /// The intercept, column 0.
+    Intercept,
+    /// Numeric variable `var` (of [`Frame::nums`]) in column `col`.
+    Numeric { col: usize, var: usize },
+    /// Factor `factor` (of [`Frame::codes`]): per level, its column (`None`: the dropped
+    /// reference level).
+    Factor {
+        factor: usize,
+        columns: Vec<Option<usize>>,
+    },
 }
 
 /// Where each level combination of each term goes in the model matrix.

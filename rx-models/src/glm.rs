@@ -48,7 +48,7 @@ use rx_core::{ComputeContext, Error, Pema, Result, RxOptions, Step};
 use serde::{Deserialize, Serialize};
 
 use crate::dd::Dd;
-use crate::design::{Design, DesignOptions, Frame, ResponseSource};
+use crate::design::{Design, DesignOptions, Frame, ResponseSource, SimpleColumns};
 use crate::family::{AicSums, Family, Link};
 use crate::gram::{Gram, GramStep};
 use crate::linmod::{Coefficient, LinearPredictor, finite, num, write_coef_table};
@@ -691,6 +691,10 @@ pub struct GlmPema {
     /// Per solve from a `β`: the relative size of its step, `max |δ| / max |β|`, and its
     /// Newton decrement `δ'X'WXδ` (the deviance decrease it predicts).
     steps: Vec<(f64, f64)>,
+    /// The model matrix's columns, for [`GlmPema::logit_block`]: a logistic regression
+    /// (binomial, logit link, no probability weights) whose terms are each one numeric variable
+    /// or one factor. `None` otherwise.
+    logit_columns: Option<Vec<SimpleColumns>>,
 }
 
 /// One row's inputs.
@@ -702,6 +706,27 @@ struct Row {
     /// Frequency weight.
     f: f64,
     offset: f64,
+}
+
+/// Per-block work arrays of [`GlmPema::logit_block`], reused from block to block.
+#[derive(Debug, Default)]
+struct LogitBuffers {
+    /// A factor's coefficient per level.
+    levels: Vec<f64>,
+    eta: Vec<f64>,
+    sw: Vec<f64>,
+    swz: Vec<f64>,
+    zeros: Vec<f64>,
+}
+
+impl LogitBuffers {
+    fn resize(&mut self, len: usize) {
+        for v in [&mut self.eta, &mut self.sw, &mut self.swz, &mut self.zeros] {
+            if v.len() < len {
+                v.resize(len, 0.0);
+            }
+        }
+    }
 }
 
 impl GlmPema {
@@ -755,6 +780,12 @@ impl GlmPema {
             gram_ok: !empty && options.gram_steps,
             refit: None,
             steps: Vec::new(),
+            logit_columns: (options.family == Family::Binomial
+                && link == Link::Logit
+                && options.pweights.is_none()
+                && !options.family.estimates_dispersion())
+            .then(|| design.simple_columns())
+            .flatten(),
             design,
         }
     }
@@ -881,15 +912,30 @@ impl GlmPema {
         // The block's model-matrix rows, and a last column for a Gram pass's scaled target: a
         // Gram pass scales the block in place and adds it as it is.
         let mut x = Mat::<f64>::zeros(len.min(Tsqr::BLOCK), p + 1);
+        let mut buffers = LogitBuffers::default();
+        // Whether this pass's null-model work reads the rows.
+        let null_rows = match self.null_mode {
+            NullMode::Mean => self.null_mean.is_some() && self.null_done.is_none(),
+            NullMode::LinkinvOffset => first,
+            NullMode::Irls => self.null_done.is_none(),
+        };
         let mut start = start;
         while start < end {
             let len = (end - start).min(Tsqr::BLOCK);
             if !frame.rows_finite(start, len) {
                 return Ok(false);
             }
-            self.design
-                .fill(frame, start, x.as_mut().submatrix_mut(0, 0, len, p));
-            let rows = self.rows(frame, start, len);
+            // The model's part, straight from the frame's columns when the block allows.
+            let fitted = acc.fit && self.logit_block(acc, frame, start, len, &mut x, &mut buffers);
+            if !fitted {
+                self.design
+                    .fill(frame, start, x.as_mut().submatrix_mut(0, 0, len, p));
+            }
+            let rows = if first || null_rows || !fitted {
+                self.rows(frame, start, len)
+            } else {
+                Vec::new()
+            };
             if first {
                 for r in &rows {
                     if let Err(message) = self.family.check_response(r.y, r.w, self.link) {
@@ -917,7 +963,7 @@ impl GlmPema {
             // The model at its current point.
             let mut sw = vec![0.0; len];
             let mut swz = vec![0.0; len];
-            if acc.fit {
+            if acc.fit && !fitted {
                 let point = self.pass_point();
                 // A Gram pass from a `β` accumulates the Newton step's right-hand side: the
                 // working residual instead of the working response.
@@ -1129,6 +1175,161 @@ impl GlmPema {
             start += len;
         }
         Ok(true)
+    }
+
+    /// The model's part of a block (`rows[start..start + len]`) for a logistic regression on
+    /// simple columns ([`GlmPema::logit_columns`]), built from the frame's columns: `η` term by
+    /// term, the vectorized kernel, and the weighted block (into `x`) added to the pass's Gram
+    /// matrix or QR. The same operations in the same order as the general path (which fills the
+    /// model matrix first), so the same bits; without its per-row structures and the filled
+    /// matrix's second pass. False, with nothing added, when the block does not qualify (rows
+    /// not consecutive, a response other than 0/1, a non-finite `η`).
+    fn logit_block(
+        &self,
+        acc: &mut GlmPartial,
+        frame: &Frame,
+        start: usize,
+        len: usize,
+        x: &mut Mat<f64>,
+        b: &mut LogitBuffers,
+    ) -> bool {
+        let Some(columns) = &self.logit_columns else {
+            return false;
+        };
+        let p = self.design.ncols;
+        let rows = &frame.rows[start..start + len];
+        let (Some(&lo), Some(&hi)) = (rows.first(), rows.last()) else {
+            return false;
+        };
+        let (lo, hi) = (lo as usize, hi as usize);
+        if hi - lo + 1 != len {
+            return false;
+        }
+        let range = lo..hi + 1;
+        let Some((yv, _)) = &frame.response else {
+            return false;
+        };
+        let y = &yv[range.clone()];
+        // Without probability weights, the frequency weights are the frame's first weights.
+        let f = match self.options.fweights {
+            Some(_) => match frame.weights.first() {
+                Some(w) => Some(&w[range.clone()]),
+                None => return false,
+            },
+            None => None,
+        };
+        b.resize(len);
+        let offset: &[f64] = match &frame.offset {
+            Some(o) => &o[range.clone()],
+            None => &b.zeros[..len],
+        };
+        let eta = &mut b.eta[..len];
+        let point = self.pass_point();
+        let step_form = acc.gram.ncols() > 0 && matches!(point, Point::Beta(_));
+        match point {
+            Point::Start => {
+                // R's start for a 0/1 response: μ = (y + 0.5) / 2, η = logit(μ).
+                let e0 = self.link.link(self.family.mustart(0.0, 1.0));
+                let e1 = self.link.link(self.family.mustart(1.0, 1.0));
+                for (e, &v) in eta.iter_mut().zip(y) {
+                    *e = if v == 1.0 {
+                        e1
+                    } else if v == 0.0 {
+                        e0
+                    } else {
+                        f64::NAN
+                    };
+                }
+            }
+            Point::Beta(beta) => {
+                eta.fill(0.0);
+                for piece in columns {
+                    match piece {
+                        SimpleColumns::Intercept => {
+                            let bj = beta[0];
+                            if bj != 0.0 {
+                                eta.iter_mut().for_each(|e| *e += bj);
+                            }
+                        }
+                        SimpleColumns::Numeric { col, var } => {
+                            let bj = beta[*col];
+                            if bj != 0.0 {
+                                let v = &frame.nums[*var][range.clone()];
+                                for (e, &v) in eta.iter_mut().zip(v) {
+                                    *e += v * bj;
+                                }
+                            }
+                        }
+                        SimpleColumns::Factor { factor, columns } => {
+                            // Per level, its coefficient (0 for the reference level).
+                            b.levels.clear();
+                            b.levels
+                                .extend(columns.iter().map(|c| c.map_or(0.0, |j| beta[j])));
+                            let codes = &frame.codes[*factor][range.clone()];
+                            for (e, &c) in eta.iter_mut().zip(codes) {
+                                *e += b.levels.get(c as usize).copied().unwrap_or(0.0);
+                            }
+                        }
+                    }
+                }
+                for (e, o) in eta.iter_mut().zip(offset) {
+                    *e += o;
+                }
+            }
+        }
+        if !LogitRows::applies(eta, y) {
+            return false;
+        }
+        let (sw, swz) = (&mut b.sw[..len], &mut b.swz[..len]);
+        let sums = LogitRows {
+            eta,
+            y,
+            f,
+            offset,
+            step_form,
+            sw,
+            swt: swz,
+        }
+        .run();
+        acc.dev = acc.dev.add_f64(sums.dev);
+        acc.aic.n += sums.n;
+        acc.aic.sum_w += sums.n;
+        acc.aic.minus_2_loglik += sums.dev;
+        acc.extreme += sums.extreme;
+        acc.informative += sums.informative;
+        acc.bad_rows += sums.bad;
+        // The weighted block: √W·X | √W·t.
+        let (sw, swz) = (&b.sw[..len], &b.swz[..len]);
+        for piece in columns {
+            match piece {
+                SimpleColumns::Intercept => x.col_as_slice_mut(0)[..len].copy_from_slice(sw),
+                SimpleColumns::Numeric { col: j, var } => {
+                    let v = &frame.nums[*var][range.clone()];
+                    for ((d, &v), &w) in x.col_as_slice_mut(*j).iter_mut().zip(v).zip(sw) {
+                        *d = v * w;
+                    }
+                }
+                SimpleColumns::Factor { factor, columns } => {
+                    let codes = &frame.codes[*factor][range.clone()];
+                    for j in columns.iter().flatten() {
+                        x.col_as_slice_mut(*j)[..len].fill(0.0);
+                    }
+                    for (i, (&c, &w)) in codes.iter().zip(sw).enumerate() {
+                        if let Some(Some(j)) = columns.get(c as usize) {
+                            x[(i, *j)] = w;
+                        }
+                    }
+                }
+            }
+        }
+        x.col_as_slice_mut(p)[..len].copy_from_slice(swz);
+        let block = x.as_ref().submatrix(0, 0, len, p + 1);
+        if acc.gram.ncols() > 0 {
+            acc.gram.add_block(block);
+        } else {
+            acc.tsqr.add_rows(len, |mut m| m.copy_from(block));
+        }
+        true
     }
 
     /// The point the pass evaluates: the current one, or the last solve's for a refit.
