@@ -31,6 +31,7 @@
 
 mod read;
 mod scan;
+mod simple;
 mod sniff;
 mod write;
 

@@ -38,6 +38,7 @@ use rx_core::factor::factor_type;
 use rx_core::{ColumnInfo, Error, Result};
 
 use super::scan::{count_newlines, line_of_record, split_pieces, walk_records};
+use super::simple::{self, SimplePlan};
 use super::sniff::{parse_logical, ragged_error};
 use crate::util::{ChunkAssembler, remap_factor_parts};
 
@@ -186,6 +187,9 @@ pub(crate) struct Plan {
     fast_schema: SchemaRef,
     slow_schema: SchemaRef,
     stage_schema: SchemaRef,
+    /// The fast path's own splitter and parsers, when every column read is text, an integer or
+    /// a double ([`super::simple`]).
+    simple: Option<SimplePlan>,
 }
 
 impl Plan {
@@ -235,7 +239,23 @@ impl Plan {
                 .map(|(i, c)| Field::new(format!("p{i}"), c.stage_type(), true))
                 .collect::<Vec<_>>(),
         ));
+        let simple = (delimiter != quote && delimiter != b'\n' && delimiter != b'\r')
+            .then(|| -> Option<SimplePlan> {
+                let mut slots = vec![None; all.len()];
+                for (slot, &i) in proj.iter().enumerate() {
+                    let kind = simple::Kind::of(fast_schema.field(i).data_type())?;
+                    *slots.get_mut(i)? = Some((slot, kind));
+                }
+                Some(SimplePlan {
+                    delimiter,
+                    quote,
+                    slots,
+                    schema: Arc::new(fast_schema.project(&proj).ok()?),
+                })
+            })
+            .flatten();
         Ok(Plan {
+            simple,
             name,
             delimiter,
             quote,
@@ -309,6 +329,9 @@ impl Plan {
         bytes: &[u8],
         capacity: usize,
     ) -> std::result::Result<Vec<RecordBatch>, ArrowError> {
+        if let Some(batch) = self.simple.as_ref().and_then(|s| s.decode(bytes)) {
+            return Ok(vec![batch]);
+        }
         if bytes.last() != Some(&b'\n') {
             let mut dec = self.build_decoder(&self.fast_schema, capacity);
             return Self::drive(&mut dec, bytes, true);
