@@ -104,6 +104,17 @@ impl SyncAhead {
     }
 }
 
+/// The last sync of a finished file written with a [`SyncAhead`] (if any): `sync_all` (which
+/// waits for the disk writes the background thread started, without a second flush), then the
+/// thread's result; the first error of the two is the file's, reported against `path`.
+pub fn sync_finished(file: &File, ahead: Option<SyncAhead>, path: &Path) -> Result<()> {
+    let synced = file.sync_all();
+    if let Some(s) = ahead {
+        s.finish().map_err(|e| Error::io(path, e))?;
+    }
+    synced.map_err(|e| Error::io(path, e))
+}
+
 impl Drop for SyncAhead {
     fn drop(&mut self) {
         self.tx = None;

@@ -968,12 +968,7 @@ impl ChunkWriter for ParquetWriter {
                 encode_arrow_schema(&final_schema),
             ))
             .map_err(|e| self.ext("writing the Parquet footer", e))?;
-        // The final sync waits for the background one's writes; its error is this file's too.
-        let synced = file.sync_all();
-        if let Some(s) = sync {
-            s.finish().map_err(|e| Error::io(self.tmp.path(), e))?;
-        }
-        synced.map_err(|e| Error::io(self.tmp.path(), e))?;
+        rx_core::fs::sync_finished(&file, sync, self.tmp.path())?;
         drop(file);
         let ParquetWriter {
             path,

@@ -880,14 +880,7 @@ impl ChunkWriter for XdfWriter {
         let tmp = out
             .into_inner()
             .map_err(|e| Error::io(&self.path, e.into_error()))?;
-        // Sync everything (this waits for the disk writes the background thread started, without
-        // a second flush after its own), then take the background thread's result: an error it
-        // met is this file's error.
-        let synced = tmp.as_file().sync_all();
-        if let Some(s) = self.syncer.take() {
-            s.finish().map_err(|e| Error::io(&self.path, e))?;
-        }
-        synced.map_err(|e| Error::io(&self.path, e))?;
+        rx_core::fs::sync_finished(tmp.as_file(), self.syncer.take(), &self.path)?;
         rx_core::fs::persist(tmp, &self.path, self.mode != WriteMode::Create)?;
 
         Ok(self.rows)

@@ -351,12 +351,7 @@ impl ChunkWriter for TextWriter {
         let tmp = out
             .into_inner()
             .map_err(|e| Error::io(&path, e.into_error()))?;
-        // The final sync waits for the background one's writes; its error is this file's too.
-        let synced = tmp.as_file().sync_all();
-        if let Some(s) = sync {
-            s.finish().map_err(|e| Error::io(&path, e))?;
-        }
-        synced.map_err(|e| Error::io(&path, e))?;
+        rx_core::fs::sync_finished(tmp.as_file(), sync, &path)?;
         if append_existing {
             append_into(tmp, &path)?;
         } else {
