@@ -17,8 +17,12 @@ use rx_core::{ColumnInfoMap, DataSink, DataSource, ReadOptions, WriteOptions};
 use rx_data::odbc::{ConnectionString, Dialect, From, RxOdbcData, SqlServerConnection};
 
 /// The databases to test against, by name and connection string.
-fn databases() -> Vec<(&'static str, String)> {
-    let db = std::env::temp_dir().join(format!("rx-odbc-test-{}.db", std::process::id()));
+/// The test databases, with a SQLite file of the test's own: tests run in parallel, and two
+/// SQLite connections that both write in one file can fail at once with "database is locked"
+/// (SQLite's deadlock avoidance does not wait for the busy timeout), which a loaded CI machine
+/// met.
+fn databases(test: &str) -> Vec<(&'static str, String)> {
+    let db = std::env::temp_dir().join(format!("rx-odbc-test-{}-{test}.db", std::process::id()));
     rx_data::odbc::testing::databases(&db)
 }
 
@@ -123,7 +127,7 @@ fn read_all(src: &RxOdbcData, columns: Option<Vec<String>>) -> RecordBatch {
 
 #[test]
 fn roundtrip_through_each_database() {
-    for (db, conn) in databases() {
+    for (db, conn) in databases("roundtrip_through_each_database") {
         let t = RxOdbcData::table(&conn, HOSTILE_TABLE);
         // Create; a second create without overwrite is refused; overwrite replaces.
         let mut opts = WriteOptions::default();
@@ -216,7 +220,7 @@ fn roundtrip_through_each_database() {
 
 #[test]
 fn an_unfinished_write_leaves_nothing() {
-    for (db, conn) in databases() {
+    for (db, conn) in databases("an_unfinished_write_leaves_nothing") {
         let t = RxOdbcData::table(&conn, "rx_unfinished");
         let c = t.connect().unwrap();
         let sql = t.dialect_of(&c).drop_table("rx_unfinished").unwrap();
@@ -252,7 +256,7 @@ fn an_unfinished_write_leaves_nothing() {
 
 #[test]
 fn bad_sql_and_bad_names_are_clear_errors() {
-    for (db, conn) in databases() {
+    for (db, conn) in databases("bad_sql_and_bad_names_are_clear_errors") {
         let q = RxOdbcData::query(&conn, "SELEC oops FROM nowhere");
         let e = q.schema().unwrap_err().to_string();
         assert!(e.contains("SELEC oops"), "{db}: {e}");
@@ -272,7 +276,9 @@ fn bad_sql_and_bad_names_are_clear_errors() {
 
 #[test]
 fn passwords_never_show() {
-    let pg = databases().into_iter().find(|(db, _)| *db == "postgres");
+    let pg = databases("passwords_never_show")
+        .into_iter()
+        .find(|(db, _)| *db == "postgres");
     let Some((_, conn)) = pg else { return };
     let bad = ConnectionString::new(&conn)
         .pairs()
@@ -375,7 +381,7 @@ struct Model {
 #[test]
 fn model_store_keeps_versioned_objects() {
     use rx_data::odbc::{rx_delete_object, rx_list_keys, rx_read_object, rx_write_object};
-    for (db, conn) in databases() {
+    for (db, conn) in databases("model_store_keeps_versioned_objects") {
         let store = RxOdbcData::table(&conn, "rx objects; --");
         for (k, _) in rx_list_keys(&store, None).unwrap_or_default() {
             rx_delete_object(&store, &k, None).unwrap();
