@@ -52,7 +52,7 @@ use crate::design::{Design, DesignOptions, Frame, ResponseSource, SimpleColumns}
 use crate::family::{AicSums, Family, Link};
 use crate::gram::{Gram, GramStep};
 use crate::linmod::{Coefficient, LinearPredictor, finite, num, write_coef_table};
-use crate::logit_rows::LogitRows;
+use crate::logit_rows::{LogitRows, LogitSums};
 use crate::tsqr::Tsqr;
 use crate::{dist, ls};
 
@@ -595,6 +595,21 @@ pub struct GlmPartial {
     pub null: NullPartial,
 }
 
+impl GlmPartial {
+    /// Adds a block's sums from the vectorized logistic kernel.
+    fn add_logit_sums(&mut self, sums: &LogitSums) {
+        self.dev = self.dev.add_f64(sums.dev);
+        // Binomial rows with a unit prior weight and a 0/1 response: their AIC term is their
+        // deviance term.
+        self.aic.n += sums.n;
+        self.aic.sum_w += sums.n;
+        self.aic.minus_2_loglik += sums.dev;
+        self.extreme += sums.extreme;
+        self.informative += sums.informative;
+        self.bad_rows += sums.bad;
+    }
+}
+
 /// The null model's one-parameter IRLS.
 #[derive(Debug, Clone, PartialEq)]
 struct NullIrls {
@@ -1002,13 +1017,7 @@ impl GlmPema {
                             swt: &mut swz,
                         }
                         .run();
-                        acc.dev = acc.dev.add_f64(sums.dev);
-                        acc.aic.n += sums.n;
-                        acc.aic.sum_w += sums.n;
-                        acc.aic.minus_2_loglik += sums.dev;
-                        acc.extreme += sums.extreme;
-                        acc.informative += sums.informative;
-                        acc.bad_rows += sums.bad;
+                        acc.add_logit_sums(&sums);
                         fill_block = true;
                     }
                 }
@@ -1291,13 +1300,7 @@ impl GlmPema {
             swt: swz,
         }
         .run();
-        acc.dev = acc.dev.add_f64(sums.dev);
-        acc.aic.n += sums.n;
-        acc.aic.sum_w += sums.n;
-        acc.aic.minus_2_loglik += sums.dev;
-        acc.extreme += sums.extreme;
-        acc.informative += sums.informative;
-        acc.bad_rows += sums.bad;
+        acc.add_logit_sums(&sums);
         // The weighted block: √W·X | √W·t.
         let (sw, swz) = (&b.sw[..len], &b.swz[..len]);
         for piece in columns {

@@ -132,6 +132,23 @@ fn plain_integer(s: &[u8], max_digits: usize) -> Option<i64> {
     Some(if neg { -v } else { v })
 }
 
+/// A field's value: the default for an empty (missing) field, else the fast parser's value or
+/// arrow's; `None` when neither reads it.
+#[inline]
+fn parsed<T: Default>(
+    f: &[u8],
+    fast: impl Fn(&[u8]) -> Option<T>,
+    arrow: impl Fn(&str) -> Option<T>,
+) -> Option<T> {
+    if f.is_empty() {
+        return Some(T::default());
+    }
+    match fast(f) {
+        Some(x) => Some(x),
+        None => arrow(std::str::from_utf8(f).ok()?),
+    }
+}
+
 impl Builder {
     fn new(kind: Kind, rows: usize) -> Self {
         match kind {
@@ -165,39 +182,19 @@ impl Builder {
                 valid.push(present);
             }
             Builder::Int32(v, valid) => {
-                let x = if present {
-                    match plain_integer(f, 9) {
-                        Some(x) => x as i32,
-                        None => Int32Type::parse(std::str::from_utf8(f).ok()?)?,
-                    }
-                } else {
-                    0
-                };
-                v.push(x);
+                v.push(parsed(
+                    f,
+                    |f| plain_integer(f, 9).map(|x| x as i32),
+                    Int32Type::parse,
+                )?);
                 valid.push(present);
             }
             Builder::Int64(v, valid) => {
-                let x = if present {
-                    match plain_integer(f, 18) {
-                        Some(x) => x,
-                        None => Int64Type::parse(std::str::from_utf8(f).ok()?)?,
-                    }
-                } else {
-                    0
-                };
-                v.push(x);
+                v.push(parsed(f, |f| plain_integer(f, 18), Int64Type::parse)?);
                 valid.push(present);
             }
             Builder::Float64(v, valid) => {
-                let x = if present {
-                    match plain_decimal(f) {
-                        Some(x) => x,
-                        None => Float64Type::parse(std::str::from_utf8(f).ok()?)?,
-                    }
-                } else {
-                    0.0
-                };
-                v.push(x);
+                v.push(parsed(f, plain_decimal, Float64Type::parse)?);
                 valid.push(present);
             }
         }
