@@ -314,8 +314,9 @@ const PREFETCH_BATCH_ROWS: usize = 8_192;
 /// Worker `w` of `W` decodes row groups `w, w + W, ...` into its own bounded channel, ending each
 /// group with a marker; the reader takes the groups' batches from the channels in turn. Decoding
 /// (decompression, dictionary and level decoding) runs beside whatever consumes the chunks, while
-/// rows keep their order; at most about one row group per worker is held ahead. Factor re-coding
-/// stays on the reading thread, so level tables grow in row order as in a serial read.
+/// rows keep their order; at most about one chunk (`rows_per_read`, at most a row group) per
+/// worker is held ahead. Factor re-coding stays on the reading thread, so level tables grow in
+/// row order as in a serial read.
 struct Prefetch {
     channels: Vec<std::sync::mpsc::Receiver<Decoded>>,
     /// Position (in the part's list of row groups) of the group being read.
@@ -336,18 +337,20 @@ impl Prefetch {
         // Workers decode in small batches (the reader re-chunks them): small buffers are reused by
         // the allocator, where row-group-sized ones were fresh pages from the kernel each time, and
         // a data step over 10M rows ran 5-10% faster than with 64K-row batches.
+        let chunk_rows = batch_rows.max(1);
         let batch_rows = batch_rows.clamp(1, PREFETCH_BATCH_ROWS);
         let metadata = builder.metadata().clone();
         let reader_metadata = ArrowReaderMetadata::try_new(metadata.clone(), Default::default())
             .map_err(|e| source.corrupt("reading the Parquet footer", e))?;
-        // Enough room for one whole row group per worker, and not more.
+        // Room per worker for one chunk of the reader's (so memory follows `rows_per_read`), at
+        // most one row group, and at most 64 batches.
         let largest = groups
             .iter()
             .filter_map(|&g| metadata.row_groups().get(g))
             .map(|rg| usize::try_from(rg.num_rows()).unwrap_or(0))
             .max()
             .unwrap_or(0);
-        let capacity = largest.div_ceil(batch_rows.max(1)).clamp(1, 64) + 1;
+        let capacity = largest.min(chunk_rows).div_ceil(batch_rows).clamp(1, 64) + 1;
         let mut channels = Vec::with_capacity(workers);
         for w in 0..workers {
             let (tx, rx) = std::sync::mpsc::sync_channel::<Decoded>(capacity);
