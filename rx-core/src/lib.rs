@@ -22,6 +22,7 @@ pub mod error;
 pub mod factor;
 pub mod formula;
 pub mod fs;
+pub mod memory;
 pub mod options;
 pub mod pema;
 pub mod source;

@@ -103,7 +103,15 @@ fn score(model: &Model, test: &ParquetData, y: &str) -> Result<(f64, f64)> {
     Ok((auc(&p, &truth), right as f64 / truth.len() as f64))
 }
 
+/// As the `rx` binary: mimalloc returns its free pages when an analysis asks.
+#[allow(unsafe_code)]
+fn mimalloc_collect() {
+    // SAFETY: `mi_collect` takes no pointers and may be called from any thread at any time.
+    unsafe { libmimalloc_sys::mi_collect(true) }
+}
+
 fn main() -> Result<()> {
+    rx_core::memory::set_release_hook(mimalloc_collect);
     let args: Vec<String> = std::env::args().collect();
     let train = PathBuf::from(arg(&args, "--train", "train.parquet".to_string()));
     let test = PathBuf::from(arg(&args, "--test", "test.parquet".to_string()));

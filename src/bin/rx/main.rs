@@ -78,7 +78,16 @@ enum Command {
     Predict(predict::PredictArgs),
 }
 
+/// Returns the pages mimalloc keeps free to the kernel (what
+/// `revoscale::core::memory::release_free_memory` does in this program).
+#[allow(unsafe_code)]
+fn mimalloc_collect() {
+    // SAFETY: `mi_collect` takes no pointers and may be called from any thread at any time.
+    unsafe { libmimalloc_sys::mi_collect(true) }
+}
+
 fn main() -> ExitCode {
+    revoscale::core::memory::set_release_hook(mimalloc_collect);
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Import(a) => import::run(a),
