@@ -420,3 +420,59 @@ fn surrogates_route_rows_whose_split_variable_is_missing() {
     assert!(plain.nodes[0].split.as_ref().unwrap().surrogates.is_empty());
     assert!(fit.cptable.last().unwrap().rel_error < plain.cptable.last().unwrap().rel_error);
 }
+
+/// Large enough that the root's histogram is built in several windows of parallel pieces and
+/// its rows are partitioned in parallel pieces: the tree must not depend on the threads, and
+/// each child must hold exactly the rows its rule sends there.
+#[test]
+fn a_large_regression_tree_is_the_same_on_one_and_two_threads_and_partitions_exactly() {
+    let n = 300_000;
+    let x1 = uniform(n, 11);
+    let x2 = uniform(n, 12);
+    let noise = uniform(n, 13);
+    let y: Vec<f64> = (0..n)
+        .map(|i| 3.0 * x1[i] + if x2[i] > 0.3 { 1.7 } else { 0.0 } + noise[i])
+        .collect();
+    let data = source(vec![
+        ("x1", Arc::new(Float64Array::from(x1.clone())) as ArrayRef),
+        ("x2", Arc::new(Float64Array::from(x2.clone()))),
+        ("y", Arc::new(Float64Array::from(y))),
+    ]);
+    let options = DTreeOptions {
+        method: Some(DTreeMethod::Anova),
+        max_depth: 3,
+        max_num_bins: Some(255),
+        x_val: 0,
+        rx: rx(70_000),
+        ..DTreeOptions::default()
+    };
+    let one = in_pool(1, || {
+        rx_dtree("y ~ x1 + x2", &data, &options, &RxLocalSeq).unwrap()
+    });
+    let two = in_pool(2, || {
+        rx_dtree("y ~ x1 + x2", &data, &options, &RxLocalSeq).unwrap()
+    });
+    assert_eq!(one, two);
+    // The root's children, and the left child's children, count the rows their rules select.
+    let goes_left = |node: usize, i: usize| -> bool {
+        let split = one.nodes[node].split.as_ref().unwrap();
+        let x = if split.var == 0 { x1[i] } else { x2[i] };
+        match split.rule {
+            Rule::Below { value, .. } => x <= value,
+            Rule::Levels(_) => unreachable!("numeric predictors"),
+        }
+    };
+    let root = &one.nodes[0];
+    let (l, r) = (root.left as usize, root.right as usize);
+    let left_rows: Vec<usize> = (0..n).filter(|&i| goes_left(0, i)).collect();
+    assert_eq!(one.nodes[l].stats[0], left_rows.len() as f64);
+    assert_eq!(one.nodes[r].stats[0], (n - left_rows.len()) as f64);
+    let child = &one.nodes[l];
+    assert!(child.split.is_some(), "the left child splits");
+    let ll = left_rows.iter().filter(|&&i| goes_left(l, i)).count();
+    assert_eq!(one.nodes[child.left as usize].stats[0], ll as f64);
+    assert_eq!(
+        one.nodes[child.right as usize].stats[0],
+        (left_rows.len() - ll) as f64
+    );
+}

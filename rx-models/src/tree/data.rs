@@ -4,6 +4,7 @@
 
 use arrow::array::AsArray;
 use arrow::record_batch::RecordBatch;
+use rayon::prelude::*;
 use rx_core::formula::Formula;
 use rx_core::source::DataSource;
 use rx_core::{ComputeContext, Error, Pema, Result, RxOptions, Step};
@@ -80,6 +81,7 @@ impl TreeSpec {
                 "{formula}: tree models do not take offsets (offset({o}))"
             )));
         }
+        let rx = &pass_options(rx);
         let design = Design::resolve(&parsed, data, DesignOptions::default(), context, rx)?;
         let mut vars = Vec::new();
         for t in &design.terms {
@@ -339,18 +341,25 @@ impl Pema for SketchPema<'_> {
     fn process(&self, acc: &mut SketchPartial, chunk: &RecordBatch) -> Result<()> {
         let keep = usable_rows(self.spec, chunk)?.0;
         acc.rows += keep.iter().filter(|k| k.is_some()).count() as u64;
-        for (v, sketch) in self.spec.vars.iter().zip(&mut acc.sketches) {
-            if let TreeVar::Numeric { source, .. } = v {
-                let (vals, ok) = numeric_values(source, chunk, true)?;
-                for (i, k) in keep.iter().enumerate() {
-                    if k.is_some() && ok.as_ref().is_none_or(|m| m.value(i)) && vals[i].is_finite()
-                    {
-                        sketch.insert(vals[i]);
+        // Each predictor's sketch on its own (in parallel: the pass is bound by the inserts).
+        self.spec
+            .vars
+            .par_iter()
+            .zip(acc.sketches.par_iter_mut())
+            .try_for_each(|(v, sketch)| -> Result<()> {
+                if let TreeVar::Numeric { source, .. } = v {
+                    let (vals, ok) = numeric_values(source, chunk, true)?;
+                    for (i, k) in keep.iter().enumerate() {
+                        if k.is_some()
+                            && ok.as_ref().is_none_or(|m| m.value(i))
+                            && vals[i].is_finite()
+                        {
+                            sketch.insert(vals[i]);
+                        }
                     }
                 }
-            }
-        }
-        Ok(())
+                Ok(())
+            })
     }
 
     fn merge(&self, into: &mut SketchPartial, other: SketchPartial) -> Result<()> {
@@ -478,22 +487,35 @@ impl Pema for BinPema<'_> {
             }
         }
         let p = self.spec.vars.len();
-        for (i, k) in keep.iter().enumerate() {
-            if k.is_none() {
-                continue;
+        let kept: Vec<usize> = (0..keep.len()).filter(|&i| keep[i].is_some()).collect();
+        let start = acc.codes.len();
+        acc.codes.resize(start + kept.len() * p, 0);
+        // Row pieces in parallel, each into its own stretch of the codes (the binary search per
+        // value is the pass's work).
+        let code = |v: &TreeVar, nb: usize, x: f64| -> u16 {
+            if x.is_nan() {
+                nb as u16
+            } else {
+                match v {
+                    TreeVar::Numeric { cuts, .. } => bin_of(cuts, x),
+                    TreeVar::Factor(_) => x as u16,
+                }
             }
-            for (v, (vals, &nb)) in self.spec.vars.iter().zip(values.iter().zip(&self.nbins)) {
-                let x = vals[i];
-                acc.codes.push(if x.is_nan() {
-                    nb as u16
-                } else {
-                    match v {
-                        TreeVar::Numeric { cuts, .. } => bin_of(cuts, x),
-                        TreeVar::Factor(_) => x as u16,
+        };
+        acc.codes[start..]
+            .par_chunks_mut(BIN_PIECE_ROWS * p.max(1))
+            .zip(kept.par_chunks(BIN_PIECE_ROWS))
+            .for_each(|(out, rows)| {
+                for (o, &i) in out.chunks_exact_mut(p.max(1)).zip(rows) {
+                    for ((slot, v), (vals, &nb)) in o
+                        .iter_mut()
+                        .zip(&self.spec.vars)
+                        .zip(values.iter().zip(&self.nbins))
+                    {
+                        *slot = code(v, nb, vals[i]);
                     }
-                });
-            }
-        }
+                }
+            });
         debug_assert_eq!(acc.codes.len(), acc.y.len() * p);
         Ok(())
     }
@@ -528,6 +550,22 @@ impl Pema for BinPema<'_> {
 
     fn finish(&mut self, acc: Binned) -> Result<Step<Binned>> {
         Ok(Step::Done(acc))
+    }
+}
+
+/// Rows per piece of a chunk binned in parallel.
+const BIN_PIECE_ROWS: usize = 8_192;
+
+/// The most rows per chunk of a tree model's passes over the data.
+const PASS_ROWS_PER_READ: usize = 50_000;
+
+/// `rx` for a tree model's passes (levels, sketch, binning): they keep little per row, and the
+/// binned data grow beside them, so chunks of at most [`PASS_ROWS_PER_READ`] rows keep the read
+/// buffers small. The results do not depend on the chunking.
+fn pass_options(rx: &RxOptions) -> RxOptions {
+    RxOptions {
+        rows_per_read: rx.rows_per_read.min(PASS_ROWS_PER_READ),
+        ..rx.clone()
     }
 }
 
@@ -568,6 +606,7 @@ pub fn bin_data_with_strata(
             });
         }
     }
+    let rx = &pass_options(rx);
     let sketch = context.run(&mut SketchPema { spec }, data, rx)?;
     if sketch.rows == 0 {
         return Err(Error::invalid(format!(
@@ -584,17 +623,25 @@ pub fn bin_data_with_strata(
             *cuts = s.cuts(bins);
         }
     }
+    let capacity = sketch.rows as usize;
+    // The sketches (up to a few MB each) are not needed beside the binned data, nor is what
+    // the pass's threads freed.
+    drop(sketch);
+    rx_core::memory::release_free_memory();
     let nbins = spec.vars.iter().map(nbins_of).collect();
-    context.run(
+    let binned = context.run(
         &mut BinPema {
             spec,
             nbins,
             strata,
-            capacity: sketch.rows as usize,
+            capacity,
         },
         data,
         rx,
-    )
+    )?;
+    // The fit allocates its row index next: let it take pages the read buffers left.
+    rx_core::memory::release_free_memory();
+    Ok(binned)
 }
 
 /// The bins of a predictor (not counting the missing bin).

@@ -453,10 +453,9 @@ pub(crate) fn grow_ranges<R: RowStats>(
     // (node, first row, end row, histogram if already known)
     let mut stack: Vec<(usize, usize, usize, Option<Vec<f64>>)> =
         vec![(0, 0, rows.len(), Some(root_hist))];
-    let mut scratch: Vec<u32> = Vec::new();
-    // Partition buffers, one slot per row (a node's rows [lo, hi) use the same slots).
-    let mut buf_left = vec![0u32; rows.len()];
-    let mut buf_right = vec![0u32; rows.len()];
+    // The partition buffer, one slot per row (a node's rows [lo, hi) use the same slots). One
+    // buffer of 4 bytes a row, beside the binned data, is all the growing needs.
+    let mut buf = vec![0u32; rows.len()];
     let mut candidates: Vec<usize> = (0..nf).collect();
     while let Some((id, lo, hi, hist)) = stack.pop() {
         let depth = nodes[id].depth as usize;
@@ -544,7 +543,6 @@ pub(crate) fn grow_ranges<R: RowStats>(
         }
         // Partition the rows, stably: left rows first.
         let code_of = |r: usize| move |v: usize| features.present(r, v);
-        scratch.clear();
         let mut w = lo;
         if split.surrogates.is_empty() {
             // Where each bin of the split variable goes (the missing bin last).
@@ -560,57 +558,67 @@ pub(crate) fn grow_ranges<R: RowStats>(
                     }
                 })
                 .collect();
-            // Branch-free: each row is written to both sides, and only its side advances
-            // (the direction is unpredictable, so a branch would miss half the time).
-            // Each piece of rows is split into the same stretch of the two buffers; returns
-            // how many went left.
-            let split_piece = |piece: &[u32], left_out: &mut [u32], right_out: &mut [u32]| {
+            // Branch-free: each row of a piece is written to the piece's stretch of the buffer
+            // twice, at the next slot from the front (left rows) and the next from the back
+            // (right rows), and only its side advances (the direction is unpredictable, so a
+            // branch would miss half the time). Before row i, a + b = i < n, so the two slots
+            // never pass each other and no finished slot is written again. Returns how many went
+            // left; the right rows end at the back in reverse order.
+            let split_piece = |piece: &[u32], out: &mut [u32]| {
+                let n = piece.len();
                 let (mut a, mut b) = (0, 0);
                 for &r in piece {
                     let left = lut[features.codes[r as usize * p + var] as usize];
-                    left_out[a] = r;
-                    right_out[b] = r;
+                    out[a] = r;
+                    out[n - 1 - b] = r;
                     a += usize::from(left);
                     b += usize::from(!left);
                 }
                 a
             };
-            let (bl, br) = (&mut buf_left[lo..hi], &mut buf_right[lo..hi]);
+            let out = &mut buf[lo..hi];
             let counts: Vec<(usize, usize)> = if hi - lo >= PARALLEL_ROWS {
                 // Large nodes: pieces in parallel, put back in order (left rows, then right).
                 rows[lo..hi]
                     .par_chunks(PIECE_ROWS)
-                    .zip(bl.par_chunks_mut(PIECE_ROWS))
-                    .zip(br.par_chunks_mut(PIECE_ROWS))
-                    .map(|((piece, l), r)| (split_piece(piece, l, r), piece.len()))
+                    .zip(out.par_chunks_mut(PIECE_ROWS))
+                    .map(|(piece, o)| (split_piece(piece, o), piece.len()))
                     .collect()
             } else {
-                vec![(split_piece(&rows[lo..hi], bl, br), hi - lo)]
+                vec![(split_piece(&rows[lo..hi], out), hi - lo)]
             };
             let mut start = 0;
             for &(nl, len) in &counts {
-                rows[w..w + nl].copy_from_slice(&bl[start..start + nl]);
+                rows[w..w + nl].copy_from_slice(&out[start..start + nl]);
                 w += nl;
                 start += len;
             }
-            scratch.clear();
-            let mut start = 0;
+            let (mut at, mut start) = (w, 0);
             for &(nl, len) in &counts {
-                scratch.extend_from_slice(&br[start..start + len - nl]);
+                let right = &out[start + nl..start + len];
+                for (dst, &r) in rows[at..at + right.len()]
+                    .iter_mut()
+                    .zip(right.iter().rev())
+                {
+                    *dst = r;
+                }
+                at += right.len();
                 start += len;
             }
         } else {
+            let mut nr = 0;
             for i in lo..hi {
                 let r = rows[i];
                 if route(&split, code_of(r as usize)) {
                     rows[w] = r;
                     w += 1;
                 } else {
-                    scratch.push(r);
+                    buf[lo + nr] = r;
+                    nr += 1;
                 }
             }
+            rows[w..hi].copy_from_slice(&buf[lo..lo + nr]);
         }
-        rows[w..hi].copy_from_slice(&scratch);
         let mid = w;
         if !split.surrogates.is_empty() {
             // Surrogates may send missing rows another way than scoring assumed: sum the left.
@@ -694,21 +702,32 @@ fn build_hist<R: RowStats>(
         stats.fill(features, offsets, rows, s, &mut hist);
         return hist;
     }
-    let pieces: Vec<Vec<f64>> = rows
-        .par_chunks(PIECE_ROWS)
-        .map(|part| {
-            let mut h = vec![0.0; len];
-            stats.fill(features, offsets, part, s, &mut h);
-            h
-        })
-        .collect();
-    let mut it = pieces.into_iter();
-    let mut hist = it.next().unwrap_or_else(|| vec![0.0; len]);
-    for h in it {
-        hist.iter_mut().zip(&h).for_each(|(a, b)| *a += b);
+    // Pieces are built in parallel a window at a time and added in order, so the sum does not
+    // depend on the threads or the window, and only a window's histograms exist at once (all
+    // of a 10M-row root's pieces would take 300 of them, 70 MB for 10 predictors of 1,000 bins).
+    let window = PIECE_WINDOW_PER_THREAD * rayon::current_num_threads().max(1);
+    let mut hist: Option<Vec<f64>> = None;
+    for group in rows.chunks(PIECE_ROWS * window) {
+        let pieces: Vec<Vec<f64>> = group
+            .par_chunks(PIECE_ROWS)
+            .map(|part| {
+                let mut h = vec![0.0; len];
+                stats.fill(features, offsets, part, s, &mut h);
+                h
+            })
+            .collect();
+        for h in pieces {
+            match &mut hist {
+                None => hist = Some(h),
+                Some(t) => t.iter_mut().zip(&h).for_each(|(a, b)| *a += b),
+            }
+        }
     }
-    hist
+    hist.unwrap_or_else(|| vec![0.0; len])
 }
+
+/// Histogram pieces built at once per thread (see [`build_hist`]).
+const PIECE_WINDOW_PER_THREAD: usize = 4;
 
 /// A candidate: the impurity of the two children, the rule, where missing values go, and the
 /// left child's sums.
