@@ -285,42 +285,56 @@ pub fn fit_binned(
     const CHUNK: usize = 8192;
     // Each round starts with one pass over all rows that turns the scores into probabilities
     // and adds up the deviance of the previous round's state (in and out of its sample).
+    // A row's gradient and hessian sums for `class`, at probability (or value) `p`.
+    let row_stats = |r: usize, p: f64, class: usize, s: &mut [f64]| {
+        let (g, h) = match loss {
+            LossFunction::Gaussian => (p - y[r], 1.0),
+            LossFunction::Bernoulli => (p - y[r], (p * (1.0 - p)).max(1e-16)),
+            LossFunction::Multinomial => {
+                let t = if y[r] as usize == class { 1.0 } else { 0.0 };
+                (p - t, (p * (1.0 - p)).max(1e-16))
+            }
+        };
+        s[0] = data.count_of(r);
+        s[1] = w[r] * g;
+        s[2] = w[r] * h;
+    };
     for round in 0..=options.n_tree {
         let bag = &in_bag;
         let (din, win, dout, wout) = probs
             .par_chunks_mut(CHUNK * k)
             .zip(f.par_chunks(CHUNK * k))
+            .zip(stats.par_chunks_mut(CHUNK * 3))
             .enumerate()
-            .map(|(c, (p, fs))| {
+            .map(|(c, ((p, fs), st))| {
                 let mut acc = (0.0, 0.0, 0.0, 0.0);
                 for (i, (pi, fi)) in p.chunks_mut(k).zip(fs.chunks(k)).enumerate() {
                     let r = c * CHUNK + i;
-                    let d = match loss {
-                        LossFunction::Gaussian => {
-                            pi[0] = fi[0];
-                            (y[r] - fi[0]) * (y[r] - fi[0])
-                        }
-                        LossFunction::Bernoulli => {
-                            let q = sigmoid(fi[0]);
-                            pi[0] = q;
-                            if round == 0 {
-                                continue;
-                            }
-                            // −2 (y f − log(1 + e^f)), with log(1 + e^f) = −log(1 − p).
-                            let l = if fi[0] > 30.0 { fi[0] } else { -(1.0 - q).ln() };
-                            -2.0 * (y[r] * fi[0] - l)
-                        }
-                        LossFunction::Multinomial => {
-                            softmax(fi, pi);
-                            if round == 0 {
-                                continue;
-                            }
-                            -2.0 * pi[y[r] as usize].max(1e-300).ln()
-                        }
-                    };
+                    match loss {
+                        LossFunction::Gaussian => pi[0] = fi[0],
+                        LossFunction::Bernoulli => pi[0] = sigmoid(fi[0]),
+                        LossFunction::Multinomial => softmax(fi, pi),
+                    }
+                    // One score per row: the round's gradients, here.
+                    if k == 1 {
+                        row_stats(r, pi[0], 0, &mut st[i * 3..i * 3 + 3]);
+                    }
                     if round == 0 {
                         continue;
                     }
+                    let d = match loss {
+                        LossFunction::Gaussian => (y[r] - fi[0]) * (y[r] - fi[0]),
+                        // −2 (y f − log(1 + e^f)), with log(1 + e^f) = −log(1 − p).
+                        LossFunction::Bernoulli => {
+                            let l = if fi[0] > 30.0 {
+                                fi[0]
+                            } else {
+                                -(1.0 - pi[0]).ln()
+                            };
+                            -2.0 * (y[r] * fi[0] - l)
+                        }
+                        LossFunction::Multinomial => -2.0 * pi[y[r] as usize].max(1e-300).ln(),
+                    };
                     if bag[r] {
                         acc.0 += w[r] * d;
                         acc.1 += w[r];
@@ -374,27 +388,19 @@ pub fn fit_binned(
         in_bag.iter_mut().for_each(|b| *b = false);
         sample.iter().for_each(|&r| in_bag[r as usize] = true);
         for class in 0..k {
-            // Gradients and hessians of the loss at the round's starting scores.
-            stats
-                .par_chunks_mut(CHUNK * 3)
-                .enumerate()
-                .for_each(|(c, st)| {
-                    for (i, s) in st.chunks_mut(3).enumerate() {
-                        let r = c * CHUNK + i;
-                        let p = probs[r * k + class];
-                        let (g, h) = match loss {
-                            LossFunction::Gaussian => (p - y[r], 1.0),
-                            LossFunction::Bernoulli => (p - y[r], (p * (1.0 - p)).max(1e-16)),
-                            LossFunction::Multinomial => {
-                                let t = if y[r] as usize == class { 1.0 } else { 0.0 };
-                                (p - t, (p * (1.0 - p)).max(1e-16))
-                            }
-                        };
-                        s[0] = data.count_of(r);
-                        s[1] = w[r] * g;
-                        s[2] = w[r] * h;
-                    }
-                });
+            // Gradients and hessians of the loss at the round's starting scores (with one
+            // score per row, the probability pass filled them).
+            if k > 1 {
+                stats
+                    .par_chunks_mut(CHUNK * 3)
+                    .enumerate()
+                    .for_each(|(c, st)| {
+                        for (i, s) in st.chunks_mut(3).enumerate() {
+                            let r = c * CHUNK + i;
+                            row_stats(r, probs[r * k + class], class, s);
+                        }
+                    });
+            }
             let mut rows = sample.clone();
             let dense = Dense {
                 stats: &stats,

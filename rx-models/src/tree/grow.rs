@@ -577,11 +577,11 @@ pub(crate) fn grow_ranges<R: RowStats>(
                 a
             };
             let out = &mut buf[lo..hi];
-            let counts: Vec<(usize, usize)> = if hi - lo >= PARALLEL_ROWS {
+            let counts: Vec<(usize, usize)> = if hi - lo >= 2 * SPLIT_PIECE_ROWS {
                 // Large nodes: pieces in parallel, put back in order (left rows, then right).
                 rows[lo..hi]
-                    .par_chunks(PIECE_ROWS)
-                    .zip(out.par_chunks_mut(PIECE_ROWS))
+                    .par_chunks(SPLIT_PIECE_ROWS)
+                    .zip(out.par_chunks_mut(SPLIT_PIECE_ROWS))
                     .map(|(piece, o)| (split_piece(piece, o), piece.len()))
                     .collect()
             } else {
@@ -687,6 +687,10 @@ pub(crate) fn grow_ranges<R: RowStats>(
 /// Rows per piece of a histogram built in parallel (pieces are summed in order, so the result
 /// does not depend on the number of threads).
 const PIECE_ROWS: usize = 32_768;
+
+/// Rows per piece of a partition done in parallel (the partition is stable, so the pieces do
+/// not change the result).
+const SPLIT_PIECE_ROWS: usize = 8_192;
 
 /// The histogram of `rows`: per predictor, per bin (the missing bin last), the sums of the rows.
 fn build_hist<R: RowStats>(
