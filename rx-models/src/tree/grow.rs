@@ -397,9 +397,6 @@ pub(crate) struct Limits {
     pub max_surrogate: usize,
 }
 
-/// Rows at which building a histogram is spread over predictors in parallel.
-const PARALLEL_ROWS: usize = 20_000;
-
 /// Grows a tree on `rows` (which it reorders), each row contributing its sums from `stats`.
 pub(crate) fn grow<R: RowStats>(
     features: &Features<'_>,
@@ -684,9 +681,13 @@ pub(crate) fn grow_ranges<R: RowStats>(
     (nodes, ranges)
 }
 
-/// Rows per piece of a histogram built in parallel (pieces are summed in order, so the result
-/// does not depend on the number of threads).
-const PIECE_ROWS: usize = 32_768;
+/// Rows per piece of a histogram built in parallel: four times the histogram's length, so
+/// adding a piece's histogram costs little beside filling it, and between 8K and 64K rows.
+/// Pieces are summed in order, so the result depends on the histogram's shape and the rows,
+/// not on the number of threads.
+fn hist_piece_rows(len: usize) -> usize {
+    len.saturating_mul(4).clamp(8_192, 65_536)
+}
 
 /// Rows per piece of a partition done in parallel (the partition is stable, so the pieces do
 /// not change the result).
@@ -701,7 +702,8 @@ fn build_hist<R: RowStats>(
     offsets: &[usize],
     len: usize,
 ) -> Vec<f64> {
-    if rows.len() < PARALLEL_ROWS {
+    let piece = hist_piece_rows(len);
+    if rows.len() <= piece {
         let mut hist = vec![0.0; len];
         stats.fill(features, offsets, rows, s, &mut hist);
         return hist;
@@ -711,9 +713,9 @@ fn build_hist<R: RowStats>(
     // of a 10M-row root's pieces would take 300 of them, 70 MB for 10 predictors of 1,000 bins).
     let window = PIECE_WINDOW_PER_THREAD * rayon::current_num_threads().max(1);
     let mut hist: Option<Vec<f64>> = None;
-    for group in rows.chunks(PIECE_ROWS * window) {
+    for group in rows.chunks(piece * window) {
         let pieces: Vec<Vec<f64>> = group
-            .par_chunks(PIECE_ROWS)
+            .par_chunks(piece)
             .map(|part| {
                 let mut h = vec![0.0; len];
                 stats.fill(features, offsets, part, s, &mut h);
