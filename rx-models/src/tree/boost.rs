@@ -283,8 +283,6 @@ pub fn fit_binned(
         1.0
     };
     const CHUNK: usize = 8192;
-    // Each round starts with one pass over all rows that turns the scores into probabilities
-    // and adds up the deviance of the previous round's state (in and out of its sample).
     // A row's gradient and hessian sums for `class`, at probability (or value) `p`.
     let row_stats = |r: usize, p: f64, class: usize, s: &mut [f64]| {
         let (g, h) = match loss {
@@ -299,6 +297,8 @@ pub fn fit_binned(
         s[1] = w[r] * g;
         s[2] = w[r] * h;
     };
+    // Each round starts with one pass over all rows that turns the scores into probabilities
+    // and adds up the deviance of the previous round's state (in and out of its sample).
     for round in 0..=options.n_tree {
         let bag = &in_bag;
         let (din, win, dout, wout) = probs
