@@ -1348,6 +1348,19 @@ pub(crate) fn factor_codes(
                     }
                 })
                 .collect();
+            // The usual case, without a branch per row: no missing keys, every entry a level.
+            let table: Vec<u32> = map.iter().flatten().copied().collect();
+            if dict.keys().null_count() == 0 && table.len() == map.len() {
+                let codes: Vec<u32> = dict
+                    .keys()
+                    .values()
+                    .iter()
+                    .map(|&k| table.get(k as usize).copied().unwrap_or(u32::MAX))
+                    .collect();
+                if !codes.contains(&u32::MAX) {
+                    return Ok((codes, None));
+                }
+            }
             for (i, key) in dict.keys().iter().enumerate() {
                 let Some(k) = key else { continue };
                 let k = k as usize;

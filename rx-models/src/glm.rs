@@ -64,6 +64,15 @@ const PIECE_ROWS: usize = 65_536;
 /// `1e8 ε ≈ 2e-8`, which the next Newton step removes. Above it every pass is a QR.
 const MAX_GRAM_CONDITION: f64 = 1e4;
 
+/// The largest scaled condition number for which the R factor from a Gram matrix's Cholesky
+/// factorization stands in for the QR's in the reported fit (covariance, condition number):
+/// its relative error stays below about `1e6 ε ≈ 2e-10`. Above it, the least-squares problem
+/// of the reported fit is solved by a QR (TSQR).
+const MAX_REPORT_CONDITION: f64 = 1e3;
+
+/// Rows per block of a Gram pass on the logistic path ([`GlmPema::logit_block`]).
+const LOGIT_GRAM_BLOCK: usize = 4096;
+
 /// When the IRLS iteration has converged.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -154,11 +163,13 @@ pub struct GlmOptions {
     /// A column is aliased when its part orthogonal to the previous columns is at most this
     /// fraction of its norm (R's `glm.fit` uses `min(1e-7, epsilon / 1000)`).
     pub tolerance: f64,
-    /// Solve the intermediate iterations from the Gram matrix `X'WX` (a Newton step, several
-    /// times cheaper per row than the QR), keeping the QR for the iteration whose weights
-    /// give the reported covariance and for ill-conditioned or rank-deficient models
-    /// (default true; false makes every iteration a QR, as R's `glm.fit`). The results agree
-    /// to rounding either way.
+    /// Solve the iterations from the Gram matrix `X'WX` (a Newton step, several times cheaper
+    /// per row than the QR), keeping the QR for ill-conditioned or rank-deficient models and
+    /// for the iteration whose weights give the reported covariance unless the Gram matrix is
+    /// well conditioned (scaled condition number at most 1000, where its Cholesky factor is
+    /// the QR's R to about 1e-10); and skip the least-squares problem of the pass that only
+    /// confirms convergence (default true; false makes every iteration a QR, as R's
+    /// `glm.fit`). The results agree to rounding either way.
     #[serde(default = "yes")]
     pub gram_steps: bool,
     /// Chunking and other general options.
@@ -662,10 +673,16 @@ fn step_and_size(beta: &[f64], old: &[f64]) -> (f64, f64) {
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum PassMode {
     /// The QR (TSQR) of the problem: the iteration whose weights give the reported
-    /// covariance, and every iteration of an ill-conditioned or rank-deficient model.
+    /// covariance when the Gram matrix's factor cannot, and every iteration of an
+    /// ill-conditioned or rank-deficient model.
     Qr,
-    /// The Gram matrix, for a Newton step in step form: the intermediate iterations.
+    /// The Gram matrix, for a Newton step in step form: the intermediate iterations (and the
+    /// reported fit, when well conditioned: see [`MAX_REPORT_CONDITION`]).
     Gram,
+    /// The deviance alone, without the least-squares problem: the pass at a `β` whose step
+    /// already passes the convergence test (or is predicted to by its Newton decrement). If it
+    /// does not converge after all, the same point is evaluated again as a Gram pass.
+    Deviance,
     /// The fit has converged (or stopped) after a Gram step: one more pass recomputes the last
     /// least-squares problem, at [`Iteration::wls_point`], as a QR.
     Refit,
@@ -721,6 +738,30 @@ struct Row {
     /// Frequency weight.
     f: f64,
     offset: f64,
+}
+
+/// The number of ones in the response of rows `frame.rows[start..start + len]`, when they are
+/// consecutive rows of the chunk (`None` otherwise).
+fn block_ones(frame: &Frame, start: usize, len: usize) -> Option<usize> {
+    let rows = &frame.rows[start..start + len];
+    let (&lo, &hi) = (rows.first()?, rows.last()?);
+    let (lo, hi) = (lo as usize, hi as usize);
+    if hi - lo + 1 != len {
+        return None;
+    }
+    let (y, _) = frame.response.as_ref()?;
+    Some(y[lo..=hi].iter().map(|&v| usize::from(v == 1.0)).sum())
+}
+
+/// What [`GlmPema::logit_block`] did with a block.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum LogitBlock {
+    /// The block's sums and least-squares rows were added.
+    Added,
+    /// The block does not qualify (nothing added): the general path takes it.
+    NotApplicable,
+    /// A value of an unchecked frame is NaN or infinite (nothing added).
+    NotFinite,
 }
 
 /// Per-block work arrays of [`GlmPema::logit_block`], reused from block to block.
@@ -800,7 +841,15 @@ impl GlmPema {
                 && options.pweights.is_none()
                 && !options.family.estimates_dispersion())
             .then(|| design.simple_columns())
-            .flatten(),
+            .flatten()
+            // The block checks the values of the numeric columns it reads: all of them.
+            .filter(|columns| {
+                (0..design.numerics.len()).all(|v| {
+                    columns
+                        .iter()
+                        .any(|c| matches!(c, SimpleColumns::Numeric { var, .. } if *var == v))
+                })
+            }),
             design,
         }
     }
@@ -926,7 +975,15 @@ impl GlmPema {
         let end = start + len;
         // The block's model-matrix rows, and a last column for a Gram pass's scaled target: a
         // Gram pass scales the block in place and adds it as it is.
-        let mut x = Mat::<f64>::zeros(len.min(Tsqr::BLOCK), p + 1);
+        // Rows per block: a QR folds 256 at a time; a Gram pass of the logistic path takes
+        // longer blocks, so that each column is read in a run the hardware prefetcher follows
+        // and the matrix multiply is called less often.
+        let block_rows = if acc.tsqr.ncols() == 0 && self.logit_columns.is_some() {
+            LOGIT_GRAM_BLOCK
+        } else {
+            Tsqr::BLOCK
+        };
+        let mut x = Mat::<f64>::zeros(len.min(block_rows), p + 1);
         let mut buffers = LogitBuffers::default();
         // Whether this pass's null-model work reads the rows.
         let null_rows = match self.null_mode {
@@ -936,22 +993,46 @@ impl GlmPema {
         };
         let mut start = start;
         while start < end {
-            let len = (end - start).min(Tsqr::BLOCK);
-            if !frame.rows_finite(start, len) {
+            let len = (end - start).min(block_rows);
+            // The model's part, straight from the frame's columns when the block allows (which
+            // checks the values it reads for NaN and infinities itself).
+            let fitted = if acc.fit {
+                match self.logit_block(acc, frame, start, len, &mut x, &mut buffers) {
+                    LogitBlock::Added => true,
+                    LogitBlock::NotFinite => return Ok(false),
+                    LogitBlock::NotApplicable => false,
+                }
+            } else {
+                false
+            };
+            if !fitted && !frame.rows_finite(start, len) {
                 return Ok(false);
             }
-            // The model's part, straight from the frame's columns when the block allows.
-            let fitted = acc.fit && self.logit_block(acc, frame, start, len, &mut x, &mut buffers);
             if !fitted {
                 self.design
                     .fill(frame, start, x.as_mut().submatrix_mut(0, 0, len, p));
             }
-            let rows = if first || null_rows || !fitted {
+            // A logistic block without weights or offsets has a 0/1 response (the block
+            // checked): its counts and its null deviance follow from its number of ones.
+            let ones = (fitted && self.options.fweights.is_none() && frame.offset.is_none())
+                .then(|| block_ones(frame, start, len))
+                .flatten();
+            let rows_needed = !fitted
+                || match ones {
+                    None => first || null_rows,
+                    Some(_) => null_rows && self.null_mode != NullMode::Mean,
+                };
+            let rows = if rows_needed {
                 self.rows(frame, start, len)
             } else {
                 Vec::new()
             };
-            if first {
+            if first && let Some(k) = ones {
+                let n = len as f64;
+                acc.counts.n_obs += n;
+                acc.counts.sum_w = acc.counts.sum_w.add_f64(n);
+                acc.counts.sum_wy = acc.counts.sum_wy.add_f64(k as f64);
+            } else if first {
                 for r in &rows {
                     if let Err(message) = self.family.check_response(r.y, r.w, self.link) {
                         let name = self
@@ -1124,22 +1205,32 @@ impl GlmPema {
                     if let Some(mean) = self.null_mean
                         && self.null_done.is_none()
                     {
-                        // Rows repeat few (y, w) pairs (a 0/1 response: two): the last two
-                        // deviance terms are remembered.
-                        let mut memo = [(f64::NAN, f64::NAN, 0.0); 2];
-                        let mut block = 0.0;
-                        for r in rows.iter().filter(|r| r.w > 0.0) {
-                            let d = match memo.iter().find(|m| m.0 == r.y && m.1 == r.w) {
-                                Some(m) => m.2,
-                                None => {
-                                    let d = self.family.dev_resid(r.y, mean, r.w);
-                                    memo = [(r.y, r.w, d), memo[0]];
-                                    d
-                                }
-                            };
-                            block += r.f * d;
+                        if let Some(k) = ones {
+                            let d1 = self.family.dev_resid(1.0, mean, 1.0);
+                            let d0 = self.family.dev_resid(0.0, mean, 1.0);
+                            acc.null.dev = acc
+                                .null
+                                .dev
+                                .add_f64(k as f64 * d1)
+                                .add_f64((len - k) as f64 * d0);
+                        } else {
+                            // Rows repeat few (y, w) pairs (a 0/1 response: two): the last two
+                            // deviance terms are remembered.
+                            let mut memo = [(f64::NAN, f64::NAN, 0.0); 2];
+                            let mut block = 0.0;
+                            for r in rows.iter().filter(|r| r.w > 0.0) {
+                                let d = match memo.iter().find(|m| m.0 == r.y && m.1 == r.w) {
+                                    Some(m) => m.2,
+                                    None => {
+                                        let d = self.family.dev_resid(r.y, mean, r.w);
+                                        memo = [(r.y, r.w, d), memo[0]];
+                                        d
+                                    }
+                                };
+                                block += r.f * d;
+                            }
+                            acc.null.dev = acc.null.dev.add_f64(block);
                         }
-                        acc.null.dev = acc.null.dev.add_f64(block);
                     }
                 }
                 NullMode::LinkinvOffset => {
@@ -1189,10 +1280,11 @@ impl GlmPema {
     /// The model's part of a block (`rows[start..start + len]`) for a logistic regression on
     /// simple columns ([`GlmPema::logit_columns`]), built from the frame's columns: `η` term by
     /// term, the vectorized kernel, and the weighted block (into `x`) added to the pass's Gram
-    /// matrix or QR. The same operations in the same order as the general path (which fills the
-    /// model matrix first), so the same bits; without its per-row structures and the filled
-    /// matrix's second pass. False, with nothing added, when the block does not qualify (rows
-    /// not consecutive, a response other than 0/1, a non-finite `η`).
+    /// matrix or QR (nothing in a deviance pass). The same operations in the same order as the
+    /// general path (which fills the model matrix first); without its per-row structures and
+    /// the filled matrix's second pass. The numeric values it reads are checked for NaN and
+    /// infinities here ([`LogitBlock::NotFinite`]); nothing is added when the block does not
+    /// qualify (rows not consecutive, a response other than 0/1, a non-finite `η`).
     fn logit_block(
         &self,
         acc: &mut GlmPartial,
@@ -1201,32 +1293,37 @@ impl GlmPema {
         len: usize,
         x: &mut Mat<f64>,
         b: &mut LogitBuffers,
-    ) -> bool {
+    ) -> LogitBlock {
         let Some(columns) = &self.logit_columns else {
-            return false;
+            return LogitBlock::NotApplicable;
         };
         let p = self.design.ncols;
         let rows = &frame.rows[start..start + len];
         let (Some(&lo), Some(&hi)) = (rows.first(), rows.last()) else {
-            return false;
+            return LogitBlock::NotApplicable;
         };
         let (lo, hi) = (lo as usize, hi as usize);
         if hi - lo + 1 != len {
-            return false;
+            return LogitBlock::NotApplicable;
         }
         let range = lo..hi + 1;
         let Some((yv, _)) = &frame.response else {
-            return false;
+            return LogitBlock::NotApplicable;
         };
         let y = &yv[range.clone()];
         // Without probability weights, the frequency weights are the frame's first weights.
         let f = match self.options.fweights {
             Some(_) => match frame.weights.first() {
                 Some(w) => Some(&w[range.clone()]),
-                None => return false,
+                None => return LogitBlock::NotApplicable,
             },
             None => None,
         };
+        if let Some(f) = f
+            && !f.iter().fold(true, |ok, v| ok & v.is_finite())
+        {
+            return LogitBlock::NotFinite;
+        }
         b.resize(len);
         let offset: &[f64] = match &frame.offset {
             Some(o) => &o[range.clone()],
@@ -1287,7 +1384,8 @@ impl GlmPema {
             }
         }
         if !LogitRows::applies(eta, y) {
-            return false;
+            // A non-finite η may come from a non-finite value: the general path checks.
+            return LogitBlock::NotApplicable;
         }
         let (sw, swz) = (&mut b.sw[..len], &mut b.swz[..len]);
         let sums = LogitRows {
@@ -1300,17 +1398,36 @@ impl GlmPema {
             swt: swz,
         }
         .run();
-        acc.add_logit_sums(&sums);
-        // The weighted block: √W·X | √W·t.
+        // The weighted block: √W·X | √W·t. Every numeric column is read here, so this is where
+        // its values are checked (the rows' other values: the response is 0 or 1, the weights
+        // were checked above).
         let (sw, swz) = (&b.sw[..len], &b.swz[..len]);
+        if acc.gram.ncols() == 0 && acc.tsqr.ncols() == 0 {
+            // A deviance pass: no least-squares rows, only the check of the values.
+            let finite = columns.iter().all(|piece| match piece {
+                SimpleColumns::Numeric { var, .. } => frame.nums[*var][range.clone()]
+                    .iter()
+                    .fold(true, |ok, v| ok & v.is_finite()),
+                _ => true,
+            });
+            if !finite {
+                return LogitBlock::NotFinite;
+            }
+            acc.add_logit_sums(&sums);
+            return LogitBlock::Added;
+        }
+        let mut finite = true;
         for piece in columns {
             match piece {
                 SimpleColumns::Intercept => x.col_as_slice_mut(0)[..len].copy_from_slice(sw),
                 SimpleColumns::Numeric { col: j, var } => {
                     let v = &frame.nums[*var][range.clone()];
+                    let mut ok = true;
                     for ((d, &v), &w) in x.col_as_slice_mut(*j).iter_mut().zip(v).zip(sw) {
                         *d = v * w;
+                        ok &= v.is_finite();
                     }
+                    finite &= ok;
                 }
                 SimpleColumns::Factor { factor, columns } => {
                     let codes = &frame.codes[*factor][range.clone()];
@@ -1325,6 +1442,10 @@ impl GlmPema {
                 }
             }
         }
+        if !finite {
+            return LogitBlock::NotFinite;
+        }
+        acc.add_logit_sums(&sums);
         x.col_as_slice_mut(p)[..len].copy_from_slice(swz);
         let block = x.as_ref().submatrix(0, 0, len, p + 1);
         if acc.gram.ncols() > 0 {
@@ -1332,7 +1453,7 @@ impl GlmPema {
         } else {
             acc.tsqr.add_rows(len, |mut m| m.copy_from(block));
         }
-        true
+        LogitBlock::Added
     }
 
     /// The point the pass evaluates: the current one, or the last solve's for a refit.
@@ -1373,9 +1494,10 @@ impl Pema for GlmPema {
         let fit = self.finished.is_none();
         let q = self.design.ncols + 1;
         let gram = fit && self.mode == PassMode::Gram;
+        let qr = fit && matches!(self.mode, PassMode::Qr | PassMode::Refit);
         GlmPartial {
             fit,
-            tsqr: Tsqr::new(if fit && !gram { q } else { 0 }),
+            tsqr: Tsqr::new(if qr { q } else { 0 }),
             gram: Gram::new(if gram { q } else { 0 }),
             dev: Dd::ZERO,
             invalid: 0,
@@ -1551,7 +1673,8 @@ impl GlmPema {
         }
         // A Gram pass's step, or `None` when it would not be accurate: the pass is then run
         // again as a QR at the same point, before anything of this one is used.
-        let gram = (acc.gram.ncols() > 0).then(|| acc.gram.solve(MAX_GRAM_CONDITION));
+        let gram = (acc.gram.ncols() > 0)
+            .then(|| acc.gram.solve(MAX_GRAM_CONDITION, MAX_REPORT_CONDITION));
         if self.it.point == Point::Start {
             if acc.invalid > 0 || !dev.is_finite() {
                 return Err(Error::invalid(format!(
@@ -1614,6 +1737,9 @@ impl GlmPema {
             self.it.boundary = true;
             self.it.point =
                 Point::Beta(beta.iter().zip(&old).map(|(b, o)| (b + o) / 2.0).collect());
+            if self.mode == PassMode::Deviance {
+                self.mode = PassMode::Gram;
+            }
             return Ok(());
         }
         self.check_rows(&acc)?;
@@ -1657,6 +1783,12 @@ impl GlmPema {
                     self.mode = PassMode::Refit;
                 }
             }
+            return Ok(());
+        }
+        if self.mode == PassMode::Deviance {
+            // Expected to converge, and did not: the same point again, with its least-squares
+            // problem.
+            self.mode = PassMode::Gram;
             return Ok(());
         }
         if gram == Some(None) {
@@ -1718,13 +1850,23 @@ impl GlmPema {
                 self.it.iter + 1
             )));
         }
+        // Whether the fit of this step can be reported as it is (a QR, or a well-conditioned
+        // Gram matrix's factor) rather than needing a QR of its problem.
+        let reportable;
         let (beta, fit, decrement) = match gram {
             Some(step) => {
                 let beta = match &self.it.point {
                     Point::Start => step.solution,
                     Point::Beta(b) => b.iter().zip(&step.solution).map(|(b, d)| b + d).collect(),
                 };
-                (beta, None, step.decrement)
+                // The covariance and condition number come from R alone; the fit's own
+                // coefficients (a step, in step form) are not used.
+                let fit = step
+                    .r
+                    .as_ref()
+                    .map(|r| ls::solve(r, self.options.tolerance));
+                reportable = fit.is_some();
+                (beta, fit, step.decrement)
             }
             None => {
                 let fit = ls::solve(&acc.tsqr.r(), self.options.tolerance);
@@ -1747,6 +1889,7 @@ impl GlmPema {
                             .sum()
                     }
                 };
+                reportable = true;
                 (beta, Some(fit), decrement)
             }
         };
@@ -1766,15 +1909,29 @@ impl GlmPema {
         self.it.boundary = false;
         self.it.wls_point = Some(std::mem::replace(&mut self.it.point, Point::Beta(beta)));
         self.it.wls_fit = fit;
-        self.mode = self.next_mode();
+        self.mode = self.next_mode(reportable);
         Ok(())
     }
 
-    /// How the next pass accumulates: a QR when its least-squares problem is predicted to be
-    /// the last one (the pass after it converging), a Gram matrix otherwise.
-    fn next_mode(&self) -> PassMode {
+    /// How the next pass accumulates: the deviance alone when the step just solved is
+    /// expected to pass the convergence test; a QR when its least-squares problem is predicted
+    /// to be the last one (the pass after it converging) and the Gram matrix's factor cannot be
+    /// reported; a Gram matrix otherwise.
+    fn next_mode(&self, reportable: bool) -> PassMode {
         if !self.gram_ok {
             return PassMode::Qr;
+        }
+        // The step just solved passes the convergence test, or its Newton decrement says the
+        // deviance will: the next pass only confirms it.
+        if let Some(&(step, decrement)) = self.steps.last()
+            && self.predicts_convergence(step, decrement, 1.0)
+        {
+            return PassMode::Deviance;
+        }
+        // A well-conditioned Gram matrix gives the reported fit itself: the next one is
+        // expected to as well (if it does not, a refit pass computes the QR).
+        if reportable && self.mode == PassMode::Gram {
+            return PassMode::Gram;
         }
         // The iteration limit: the next solve is the last.
         if self.it.iter + 1 >= self.options.max_iterations {
@@ -1785,7 +1942,7 @@ impl GlmPema {
         };
         // The next pass evaluates the new β: predicted to converge (its own step and deviance
         // change are known now), its least-squares problem is not needed — the cheap one.
-        if self.predicts_convergence(step, decrement) {
+        if self.predicts_convergence(step, decrement, 10.0) {
             return PassMode::Gram;
         }
         // Newton converges quadratically: the next step ≈ M·step², M from the last two steps
@@ -1807,7 +1964,7 @@ impl GlmPema {
         } else {
             0.0
         };
-        if self.predicts_convergence(next_step, next_decrement) {
+        if self.predicts_convergence(next_step, next_decrement, 10.0) {
             PassMode::Qr
         } else {
             PassMode::Gram
@@ -1815,18 +1972,19 @@ impl GlmPema {
     }
 
     /// Whether a pass whose coefficients moved by `step` (relative) and whose deviance fell by
-    /// `decrement` is predicted to pass the convergence test, with a margin of 10 (guessing a
-    /// QR pass too early costs less than a refit pass).
-    fn predicts_convergence(&self, step: f64, decrement: f64) -> bool {
+    /// `decrement` is predicted to pass the convergence test, within a factor `margin` of its
+    /// tolerances (10 when guessing the QR pass: one too early costs less than a refit pass;
+    /// 1 when skipping a pass's least-squares problem, which a wrong guess makes run again).
+    fn predicts_convergence(&self, step: f64, decrement: f64, margin: f64) -> bool {
         let dev = self.it.devold.abs();
         match self.options.convergence {
-            Convergence::Deviance { epsilon } => decrement.abs() / (dev + 0.1) < 10.0 * epsilon,
+            Convergence::Deviance { epsilon } => decrement.abs() / (dev + 0.1) < margin * epsilon,
             Convergence::RevoScale {
                 coef_tolerance,
                 objective_tolerance,
             } => {
-                (objective_tolerance > 0.0 && decrement.abs() <= 10.0 * objective_tolerance * dev)
-                    || (coef_tolerance > 0.0 && step <= 10.0 * coef_tolerance)
+                (objective_tolerance > 0.0 && decrement.abs() <= margin * objective_tolerance * dev)
+                    || (coef_tolerance > 0.0 && step <= margin * coef_tolerance)
             }
         }
     }

@@ -1,8 +1,11 @@
 //! The Gram matrix `M'M` of a matrix seen a block of rows at a time: the cheap alternative to
-//! [`Tsqr`](crate::tsqr::Tsqr) for the IRLS iterations of `rx_glm` / `rx_logit` whose result is
-//! not reported. A Newton step solved from it in step form (`δ = (X'WX)⁻¹ X'W r`, `r` the working
-//! residual) carries a relative error of about `cond(X)² ε` in `δ` only, which the next Newton
-//! step corrects; the iteration whose weights give the reported covariance always runs as a QR.
+//! [`Tsqr`](crate::tsqr::Tsqr) for the IRLS iterations of `rx_glm` / `rx_logit`. A Newton step
+//! solved from it in step form (`δ = (X'WX)⁻¹ X'W r`, `r` the working residual) carries a
+//! relative error of about `cond(X)² ε` in `δ` only, which the next Newton step corrects. Its
+//! Cholesky factor is the R of a QR of `[X | r]` to a relative error of about `cond(X)² ε`: for
+//! a well-conditioned `X` it stands in for the QR's in the reported covariance
+//! ([`GramStep::r`]); otherwise the iteration whose weights give the reported covariance runs
+//! as a QR.
 //!
 //! A block of `b` rows costs `b q²` multiply-adds in a matrix-multiply kernel (the QR needs about
 //! twice as many, in a kernel that runs at a fraction of the speed), and merging is an addition.
@@ -39,6 +42,14 @@ pub struct GramStep {
     /// `solution' X'W t` (`t` the target column): with `t` the working residual, the Newton
     /// decrement `λ²`, the deviance decrease the step predicts.
     pub decrement: f64,
+    /// The scaled condition number of `X` (unit columns) read from the factorization.
+    pub condition: f64,
+    /// The upper-triangular factor of `[X | t]` from the Cholesky factorization of the Gram
+    /// matrix (`q × q`, the target last: the R of a QR of `[X | t]` up to the signs of its
+    /// rows), when the condition number is at most the `report_condition` of
+    /// [`Gram::solve`]; `None` otherwise. Its entries carry a relative error of about
+    /// `cond(X)² ε`.
+    pub r: Option<Mat<f64>>,
 }
 
 impl Gram {
@@ -118,8 +129,9 @@ impl Gram {
     /// not be accurate: a column without weight, a non-finite entry, or a scaled condition
     /// number of `X` above `max_condition` (its square bounds the step's relative error in units
     /// of ε; collinear columns land here, and the caller falls back to the QR, which reports
-    /// them as aliased).
-    pub fn solve(&self, max_condition: f64) -> Option<GramStep> {
+    /// them as aliased). With a condition number of at most `report_condition`, the step also
+    /// carries the R factor of `[X | t]` ([`GramStep::r`]).
+    pub fn solve(&self, max_condition: f64, report_condition: f64) -> Option<GramStep> {
         let q = self.q;
         let p = q.checked_sub(1)?;
         let g = |i: usize, j: usize| self.g[i.max(j) * q + i.min(j)];
@@ -153,7 +165,8 @@ impl Gram {
         }
         // The scaled R factor is L': its condition number is that of X with unit columns.
         let r = Mat::from_fn(p, p, |i, j| l[(j, i)]);
-        if crate::ls::condition_number(&r) > max_condition {
+        let condition = crate::ls::condition_number(&r);
+        if condition > max_condition {
             return None;
         }
         let b: Vec<f64> = (0..p).map(|j| g(j, p) / d[j]).collect();
@@ -165,9 +178,22 @@ impl Gram {
             .enumerate()
             .map(|(j, s)| s * g(j, p))
             .sum::<f64>();
+        // R of [X | t]: the scaled factor times D on X's columns, then the solved target column
+        // and the residual norm.
+        let r_aug = (condition <= report_condition).then(|| {
+            let rss = (g(p, p) - y.iter().map(|v| v * v).sum::<f64>()).max(0.0);
+            Mat::from_fn(q, q, |i, j| match (i < p, j < p) {
+                (true, true) => r[(i, j)] * d[j],
+                (true, false) => y[i],
+                (false, false) => rss.sqrt(),
+                (false, true) => 0.0,
+            })
+        });
         solution.iter().all(|v| v.is_finite()).then_some(GramStep {
             solution,
             decrement,
+            condition,
+            r: r_aug,
         })
     }
 }
@@ -243,13 +269,29 @@ mod tests {
         add(&mut g2, x.as_ref().subrows(1200, 800));
         g.merge(&g2);
         assert_eq!(g.rows(), 2000);
-        let step = g.solve(1e4).expect("well conditioned");
+        let step = g.solve(1e4, 1e4).expect("well conditioned");
         let mut t = Tsqr::new(4);
         t.add_rows(2000, |mut m| m.copy_from(&x));
         let fit = crate::ls::solve(&t.r(), 1e-11);
         for (a, b) in step.solution.iter().zip(&fit.beta) {
             assert!((a - b).abs() < 1e-11 * (1.0 + b.abs()), "{a} vs {b}");
         }
+        // The factor of [X | t] is the QR's R, up to the signs of its rows.
+        let (rg, rq) = (step.r.as_ref().expect("reported"), t.r());
+        for i in 0..4 {
+            let sign = (rg[(i, i)] * rq[(i, i)]).signum();
+            for j in i..4 {
+                let scale = rq[(j, j)].abs().max(rq[(i, j)].abs());
+                assert!(
+                    (rg[(i, j)] - sign * rq[(i, j)]).abs() < 1e-9 * scale,
+                    "R[{i},{j}]: {} vs {}",
+                    rg[(i, j)],
+                    rq[(i, j)]
+                );
+            }
+        }
+        assert!((fit.rss.sqrt() - rg[(3, 3)]).abs() < 1e-6 * fit.rss.sqrt());
+        assert!(g.solve(1e4, 1.0).expect("well conditioned").r.is_none());
         // The decrement is the explained sum of squares: ‖t‖² − RSS.
         let tt: f64 = (0..2000).map(|i| x[(i, 3)] * x[(i, 3)]).sum();
         assert!((step.decrement - (tt - fit.rss)).abs() < 1e-9 * tt);
@@ -265,10 +307,10 @@ mod tests {
         });
         let mut g = Gram::new(4);
         add(&mut g, x.as_ref());
-        assert!(g.solve(1e4).is_none());
+        assert!(g.solve(1e4, 1e4).is_none());
         let z = Mat::from_fn(10, 3, |_, j| if j == 1 { 0.0 } else { 1.0 });
         let mut g = Gram::new(3);
         add(&mut g, z.as_ref());
-        assert!(g.solve(1e4).is_none());
+        assert!(g.solve(1e4, 1e4).is_none());
     }
 }
