@@ -52,7 +52,7 @@ use crate::design::{Design, DesignOptions, Frame, ResponseSource, SimpleColumns}
 use crate::family::{AicSums, Family, Link};
 use crate::gram::{Gram, GramStep};
 use crate::linmod::{Coefficient, LinearPredictor, finite, num, write_coef_table};
-use crate::logit_rows::{LogitRows, LogitSums};
+use crate::logit_rows::{LogitRows, LogitSums, add_scaled, all_finite, scale_checked};
 use crate::tsqr::Tsqr;
 use crate::{dist, ls};
 
@@ -1320,7 +1320,7 @@ impl GlmPema {
             None => None,
         };
         if let Some(f) = f
-            && !f.iter().fold(true, |ok, v| ok & v.is_finite())
+            && !all_finite(f)
         {
             return LogitBlock::NotFinite;
         }
@@ -1360,10 +1360,7 @@ impl GlmPema {
                         SimpleColumns::Numeric { col, var } => {
                             let bj = beta[*col];
                             if bj != 0.0 {
-                                let v = &frame.nums[*var][range.clone()];
-                                for (e, &v) in eta.iter_mut().zip(v) {
-                                    *e += v * bj;
-                                }
+                                add_scaled(eta, &frame.nums[*var][range.clone()], bj);
                             }
                         }
                         SimpleColumns::Factor { factor, columns } => {
@@ -1405,9 +1402,7 @@ impl GlmPema {
         if acc.gram.ncols() == 0 && acc.tsqr.ncols() == 0 {
             // A deviance pass: no least-squares rows, only the check of the values.
             let finite = columns.iter().all(|piece| match piece {
-                SimpleColumns::Numeric { var, .. } => frame.nums[*var][range.clone()]
-                    .iter()
-                    .fold(true, |ok, v| ok & v.is_finite()),
+                SimpleColumns::Numeric { var, .. } => all_finite(&frame.nums[*var][range.clone()]),
                 _ => true,
             });
             if !finite {
@@ -1422,12 +1417,7 @@ impl GlmPema {
                 SimpleColumns::Intercept => x.col_as_slice_mut(0)[..len].copy_from_slice(sw),
                 SimpleColumns::Numeric { col: j, var } => {
                     let v = &frame.nums[*var][range.clone()];
-                    let mut ok = true;
-                    for ((d, &v), &w) in x.col_as_slice_mut(*j).iter_mut().zip(v).zip(sw) {
-                        *d = v * w;
-                        ok &= v.is_finite();
-                    }
-                    finite &= ok;
+                    finite &= scale_checked(&mut x.col_as_slice_mut(*j)[..len], v, sw);
                 }
                 SimpleColumns::Factor { factor, columns } => {
                     let codes = &frame.codes[*factor][range.clone()];
@@ -1860,10 +1850,13 @@ impl GlmPema {
                     Point::Beta(b) => b.iter().zip(&step.solution).map(|(b, d)| b + d).collect(),
                 };
                 // The covariance and condition number come from R alone; the fit's own
-                // coefficients (a step, in step form) are not used.
+                // coefficients (a step, in step form) are not used. Not with fitted values
+                // numerically 0 or 1 (separation): the weights then span many orders of
+                // magnitude, and the reported values are sensitive enough to want the QR's.
                 let fit = step
                     .r
                     .as_ref()
+                    .filter(|_| acc.extreme == 0)
                     .map(|r| ls::solve(r, self.options.tolerance));
                 reportable = fit.is_some();
                 (beta, fit, step.decrement)
