@@ -1210,6 +1210,14 @@ impl Frame {
         self.nrows - self.rows.len()
     }
 
+    /// The chunk rows of `rows[start..start + len]` as a range, when they are consecutive
+    /// (`None` otherwise, and for no rows).
+    pub fn consecutive(&self, start: usize, len: usize) -> Option<std::ops::Range<usize>> {
+        let rows = &self.rows[start..start + len];
+        let (lo, hi) = (*rows.first()? as usize, *rows.last()? as usize);
+        (hi - lo + 1 == len).then_some(lo..hi + 1)
+    }
+
     /// Whether the float values of rows `rows[start..start + len]` (numeric variables,
     /// response, weights) are all finite — always true for a checked frame.
     pub fn rows_finite(&self, start: usize, len: usize) -> bool {
@@ -1217,19 +1225,14 @@ impl Frame {
             return true;
         }
         let rows = &self.rows[start..start + len];
-        let first = rows.first().map_or(0, |&r| r as usize);
-        let contiguous = rows
-            .last()
-            .is_some_and(|&l| l as usize - first + 1 == rows.len());
-        let all = |v: &[f64]| {
-            if contiguous {
-                v[first..first + len]
-                    .iter()
-                    .fold(true, |ok, x| ok & x.is_finite())
-            } else {
-                rows.iter()
-                    .fold(true, |ok, &r| ok & v[r as usize].is_finite())
-            }
+        let consecutive = self.consecutive(start, len);
+        let all = |v: &[f64]| match &consecutive {
+            Some(range) => v[range.clone()]
+                .iter()
+                .fold(true, |ok, x| ok & x.is_finite()),
+            None => rows
+                .iter()
+                .fold(true, |ok, &r| ok & v[r as usize].is_finite()),
         };
         self.nums.iter().all(|v| all(v))
             && self.weights.iter().all(|v| all(v))

@@ -743,14 +743,9 @@ struct Row {
 /// The number of ones in the response of rows `frame.rows[start..start + len]`, when they are
 /// consecutive rows of the chunk (`None` otherwise).
 fn block_ones(frame: &Frame, start: usize, len: usize) -> Option<usize> {
-    let rows = &frame.rows[start..start + len];
-    let (&lo, &hi) = (rows.first()?, rows.last()?);
-    let (lo, hi) = (lo as usize, hi as usize);
-    if hi - lo + 1 != len {
-        return None;
-    }
+    let range = frame.consecutive(start, len)?;
     let (y, _) = frame.response.as_ref()?;
-    Some(y[lo..=hi].iter().map(|&v| usize::from(v == 1.0)).sum())
+    Some(y[range].iter().map(|&v| usize::from(v == 1.0)).sum())
 }
 
 /// What [`GlmPema::logit_block`] did with a block.
@@ -1298,15 +1293,9 @@ impl GlmPema {
             return LogitBlock::NotApplicable;
         };
         let p = self.design.ncols;
-        let rows = &frame.rows[start..start + len];
-        let (Some(&lo), Some(&hi)) = (rows.first(), rows.last()) else {
+        let Some(range) = frame.consecutive(start, len) else {
             return LogitBlock::NotApplicable;
         };
-        let (lo, hi) = (lo as usize, hi as usize);
-        if hi - lo + 1 != len {
-            return LogitBlock::NotApplicable;
-        }
-        let range = lo..hi + 1;
         let Some((yv, _)) = &frame.response else {
             return LogitBlock::NotApplicable;
         };

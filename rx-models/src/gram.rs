@@ -42,8 +42,6 @@ pub struct GramStep {
     /// `solution' X'W t` (`t` the target column): with `t` the working residual, the Newton
     /// decrement `λ²`, the deviance decrease the step predicts.
     pub decrement: f64,
-    /// The scaled condition number of `X` (unit columns) read from the factorization.
-    pub condition: f64,
     /// The upper-triangular factor of `[X | t]` from the Cholesky factorization of the Gram
     /// matrix (`q × q`, the target last: the R of a QR of `[X | t]` up to the signs of its
     /// rows), when the condition number is at most the `report_condition` of
@@ -192,7 +190,6 @@ impl Gram {
         solution.iter().all(|v| v.is_finite()).then_some(GramStep {
             solution,
             decrement,
-            condition,
             r: r_aug,
         })
     }
