@@ -43,6 +43,10 @@ pub struct ModelArgs {
     /// Rows per chunk.
     #[arg(long, value_name = "N")]
     pub rows_per_read: Option<usize>,
+    /// Start from R's `mustart` even on a large source (by default a source of 1,000,000 rows or
+    /// more starts from the fit of its first 262,144 rows, which saves passes).
+    #[arg(long)]
+    pub no_warm_start: bool,
     /// Print one JSON object instead of the summary table.
     #[arg(long)]
     pub json: bool,
@@ -133,7 +137,8 @@ pub fn run_logit(args: LogitArgs) -> Result<()> {
     let mut options = LogitOptions::default()
         .drop_first(a.drop_first)
         .cov_coef(a.cov_coef)
-        .max_iterations(a.max_iterations);
+        .max_iterations(a.max_iterations)
+        .warm_start(!a.no_warm_start);
     options.pweights = a.pweights.clone();
     options.fweights = a.fweights.clone();
     options.offset = a.offset.clone();
