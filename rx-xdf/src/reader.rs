@@ -377,6 +377,12 @@ impl XdfFile {
         let body_len = b.bodyLength() as usize;
         let offset = b.offset() as u64;
         let whole = columns.len() == self.schema.fields().len();
+        // The block mapped from the page cache: nothing copied, no fresh memory (a cached pass
+        // that keeps every chunk would otherwise fault in and zero as many pages as it keeps),
+        // and the pages of the columns not asked for are never touched.
+        if let Some(mapped) = self.map_range(offset, meta_len + body_len)? {
+            return self.decode_mapped(decoder, index, columns, mapped, b);
+        }
         let mut buf = if whole {
             let mut buf = zeroed(spare, meta_len + body_len);
             self.read_exact(buf.as_slice_mut(), offset)?;
@@ -489,6 +495,114 @@ impl XdfFile {
         }
         if let Ok(b) = buffer.into_mutable() {
             *spare = Some(b);
+        }
+        Ok(batch)
+    }
+
+    /// `len` bytes at `offset`, mapped read-only (`None` where the file cannot be mapped: the
+    /// caller reads it instead). A range past the end of the file is the same error as a short
+    /// read.
+    #[allow(unsafe_code)]
+    fn map_range(&self, offset: u64, len: usize) -> Result<Option<Buffer>> {
+        let end = offset.checked_add(len as u64);
+        if end.is_none_or(|e| e > self.file_len) {
+            return Err(corrupt(
+                &self.path,
+                format!("truncated .xdf file: expected {len} bytes at byte {offset}"),
+            ));
+        }
+        if len == 0 {
+            return Ok(None);
+        }
+        // SAFETY: the mapping is read-only and private to this process. .xdf files are replaced
+        // by renaming a new file over them and appended past their last block, so the bytes of
+        // a block already listed in the footer read at open do not change while it is mapped
+        // (truncating the file from outside would, as for any memory-mapped reader).
+        let map = match unsafe {
+            memmap2::MmapOptions::new()
+                .offset(offset)
+                .len(len)
+                .map(&self.file)
+        } {
+            Ok(map) => Arc::new(map),
+            Err(_) => return Ok(None),
+        };
+        let Some(ptr) = std::ptr::NonNull::new(map.as_ptr().cast_mut()) else {
+            return Ok(None);
+        };
+        // SAFETY: `ptr` points at `len` readable bytes that live as long as `map`, which the
+        // buffer owns.
+        Ok(Some(unsafe {
+            Buffer::from_custom_allocation(ptr, len, map)
+        }))
+    }
+
+    /// Checks and decodes a block mapped whole ([`XdfFile::map_range`]): its header, then each
+    /// projected column against its CRC, then the projected columns (the decoder does not touch
+    /// the others).
+    fn decode_mapped(
+        &self,
+        decoder: &FileDecoder,
+        index: usize,
+        columns: &[usize],
+        mapped: Buffer,
+        b: &Block,
+    ) -> Result<RecordBatch> {
+        let offset = b.offset() as u64;
+        let meta_len = b.metaDataLength() as usize;
+        let body_len = b.bodyLength() as usize;
+        let sums = &self.table.blocks[index];
+        let bad = |what: &str| corrupt(&self.path, format!("block {index}: {what}"));
+        let bytes = mapped.as_slice();
+        if crc32fast::hash(&bytes[..meta_len]) != sums.h {
+            return Err(corrupt(
+                &self.path,
+                format!(
+                    "checksum mismatch in the header of block {index} (bytes {offset}..{})",
+                    offset + meta_len as u64
+                ),
+            ));
+        }
+        let fb =
+            message_flatbuffer(&bytes[..meta_len]).ok_or_else(|| bad("damaged message header"))?;
+        let msg = arrow_ipc::root_as_message(fb)
+            .map_err(|e| bad(&format!("damaged message header: {e}")))?;
+        let rb = msg
+            .header_as_record_batch()
+            .ok_or_else(|| bad("not a record batch"))?;
+        let buffers = rb.buffers().ok_or_else(|| bad("no buffer list"))?;
+        for &c in columns {
+            let mut h = crc32fast::Hasher::new();
+            for bi in self.buffer_ranges[c].clone() {
+                if bi >= buffers.len() {
+                    return Err(bad("buffer list shorter than the schema"));
+                }
+                let bf = buffers.get(bi);
+                let start = usize::try_from(bf.offset()).map_err(|_| bad("bad buffer offset"))?;
+                let len = usize::try_from(bf.length()).map_err(|_| bad("bad buffer length"))?;
+                let end = start
+                    .checked_add(len)
+                    .filter(|&e| e <= body_len)
+                    .ok_or_else(|| bad("buffer outside the block"))?;
+                h.update(&bytes[meta_len + start..meta_len + end]);
+            }
+            if h.finalize() != sums.c[c] {
+                return Err(corrupt(
+                    &self.path,
+                    format!(
+                        "checksum mismatch in block {index}, column '{}' (block at byte {offset}): the file is damaged",
+                        self.schema.field(c).name()
+                    ),
+                ));
+            }
+        }
+        let block = Block::new(0, meta_len as i32, body_len as i64);
+        let batch = decoder
+            .read_record_batch(&block, &mapped)
+            .map_err(|e| bad(&e.to_string()))?
+            .ok_or_else(|| bad("empty message"))?;
+        if batch.num_rows() as u64 != sums.rows {
+            return Err(bad("row count differs from the block table"));
         }
         Ok(batch)
     }
