@@ -57,6 +57,6 @@ for key, peer in (("linmod", "ols"), ("logit", "logit")):
     t = float(rx[key + "_seconds"])
     p = peers.get(peer, {}).get("seconds_median")
     ps = f"{p:14.2f} {p / t:17.1f}" if p else f"{'-':>14s} {'-':>17s}"
-    extra = f" ({rx[key + '_iterations']} passes)" if key + "_iterations" in rx else ""
+    extra = f" ({rx[key + '_iterations']} IRLS iterations)" if key + "_iterations" in rx else ""
     print(f"{key:8s} {t:12.3f} {t / floor:13.2f} {ps}{extra}")
 PYEOF
