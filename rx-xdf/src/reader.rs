@@ -372,7 +372,6 @@ impl XdfFile {
             .record_blocks
             .get(index)
             .ok_or_else(|| Error::invalid(format!("no block {index}")))?;
-        let sums = &self.table.blocks[index];
         let meta_len = b.metaDataLength() as usize;
         let body_len = b.bodyLength() as usize;
         let offset = b.offset() as u64;
@@ -392,41 +391,11 @@ impl XdfFile {
             self.read_exact(buf.as_slice_mut(), offset)?;
             buf
         };
-        if crc32fast::hash(&buf.as_slice()[..meta_len]) != sums.h {
-            return Err(corrupt(
-                &self.path,
-                format!(
-                    "checksum mismatch in the header of block {index} (bytes {offset}..{})",
-                    offset + meta_len as u64
-                ),
-            ));
-        }
         let bad = |what: &str| corrupt(&self.path, format!("block {index}: {what}"));
         let header = buf.as_slice()[..meta_len].to_vec();
-        let fb = message_flatbuffer(&header).ok_or_else(|| bad("damaged message header"))?;
-        let msg = arrow_ipc::root_as_message(fb)
-            .map_err(|e| bad(&format!("damaged message header: {e}")))?;
-        let rb = msg
-            .header_as_record_batch()
-            .ok_or_else(|| bad("not a record batch"))?;
+        let (msg, rb) = self.parse_header(index, offset, &header)?;
         let buffers = rb.buffers().ok_or_else(|| bad("no buffer list"))?;
-        // The byte range of every buffer of every projected column, in column order.
-        let mut ranges: Vec<(usize, usize, usize)> = Vec::new();
-        for &c in columns {
-            for bi in self.buffer_ranges[c].clone() {
-                if bi >= buffers.len() {
-                    return Err(bad("buffer list shorter than the schema"));
-                }
-                let bf = buffers.get(bi);
-                let start = usize::try_from(bf.offset()).map_err(|_| bad("bad buffer offset"))?;
-                let len = usize::try_from(bf.length()).map_err(|_| bad("bad buffer length"))?;
-                let end = start
-                    .checked_add(len)
-                    .filter(|&e| e <= body_len)
-                    .ok_or_else(|| bad("buffer outside the block"))?;
-                ranges.push((bi, start, end));
-            }
-        }
+        let mut ranges = self.projected_ranges(index, &buffers, columns, body_len)?;
         let (block, body_start) = if whole {
             (*b, meta_len)
         } else {
@@ -465,8 +434,84 @@ impl XdfFile {
             buf = out;
             (Block::new(0, new_meta as i32, body_size as i64), new_meta)
         };
-        let bytes = buf.as_slice();
-        // Check each projected column before decoding it.
+        self.check_columns(index, offset, columns, &ranges, buf.as_slice(), body_start)?;
+        let buffer = Buffer::from(buf);
+        let batch = self.decode(decoder, index, &block, &buffer)?;
+        if let Ok(b) = buffer.into_mutable() {
+            *spare = Some(b);
+        }
+        Ok(batch)
+    }
+
+    /// Checks the message header of block `index` (at byte `offset` of the file) against its CRC
+    /// and parses it.
+    fn parse_header<'a>(
+        &self,
+        index: usize,
+        offset: u64,
+        header: &'a [u8],
+    ) -> Result<(arrow_ipc::Message<'a>, arrow_ipc::RecordBatch<'a>)> {
+        if crc32fast::hash(header) != self.table.blocks[index].h {
+            return Err(corrupt(
+                &self.path,
+                format!(
+                    "checksum mismatch in the header of block {index} (bytes {offset}..{})",
+                    offset + header.len() as u64
+                ),
+            ));
+        }
+        let bad = |what: &str| corrupt(&self.path, format!("block {index}: {what}"));
+        let fb = message_flatbuffer(header).ok_or_else(|| bad("damaged message header"))?;
+        let msg = arrow_ipc::root_as_message(fb)
+            .map_err(|e| bad(&format!("damaged message header: {e}")))?;
+        let rb = msg
+            .header_as_record_batch()
+            .ok_or_else(|| bad("not a record batch"))?;
+        Ok((msg, rb))
+    }
+
+    /// The byte range in the body, `(buffer, start, end)`, of every buffer of every projected
+    /// column of block `index`, in column order.
+    fn projected_ranges(
+        &self,
+        index: usize,
+        buffers: &flatbuffers::Vector<'_, arrow_ipc::Buffer>,
+        columns: &[usize],
+        body_len: usize,
+    ) -> Result<Vec<(usize, usize, usize)>> {
+        let bad = |what: &str| corrupt(&self.path, format!("block {index}: {what}"));
+        let mut ranges = Vec::new();
+        for &c in columns {
+            for bi in self.buffer_ranges[c].clone() {
+                if bi >= buffers.len() {
+                    return Err(bad("buffer list shorter than the schema"));
+                }
+                let bf = buffers.get(bi);
+                let start = usize::try_from(bf.offset()).map_err(|_| bad("bad buffer offset"))?;
+                let len = usize::try_from(bf.length()).map_err(|_| bad("bad buffer length"))?;
+                let end = start
+                    .checked_add(len)
+                    .filter(|&e| e <= body_len)
+                    .ok_or_else(|| bad("buffer outside the block"))?;
+                ranges.push((bi, start, end));
+            }
+        }
+        Ok(ranges)
+    }
+
+    /// Checks each projected column of block `index` (at byte `offset` of the file) against its
+    /// CRC before it is decoded: its buffers at `ranges` ([`XdfFile::projected_ranges`]) of the
+    /// body that starts at `body_start` in `bytes`.
+    fn check_columns(
+        &self,
+        index: usize,
+        offset: u64,
+        columns: &[usize],
+        ranges: &[(usize, usize, usize)],
+        bytes: &[u8],
+        body_start: usize,
+    ) -> Result<()> {
+        let sums = &self.table.blocks[index];
         let mut k = 0;
         for &c in columns {
             let mut h = crc32fast::Hasher::new();
@@ -485,18 +530,7 @@ impl XdfFile {
                 ));
             }
         }
-        let buffer = Buffer::from(buf);
-        let batch = decoder
-            .read_record_batch(&block, &buffer)
-            .map_err(|e| bad(&e.to_string()))?
-            .ok_or_else(|| bad("empty message"))?;
-        if batch.num_rows() as u64 != sums.rows {
-            return Err(bad("row count differs from the block table"));
-        }
-        if let Ok(b) = buffer.into_mutable() {
-            *spare = Some(b);
-        }
-        Ok(batch)
+        Ok(())
     }
 
     /// `len` bytes at `offset`, mapped read-only (`None` where the file cannot be mapped: the
@@ -551,57 +585,31 @@ impl XdfFile {
         let offset = b.offset() as u64;
         let meta_len = b.metaDataLength() as usize;
         let body_len = b.bodyLength() as usize;
-        let sums = &self.table.blocks[index];
         let bad = |what: &str| corrupt(&self.path, format!("block {index}: {what}"));
         let bytes = mapped.as_slice();
-        if crc32fast::hash(&bytes[..meta_len]) != sums.h {
-            return Err(corrupt(
-                &self.path,
-                format!(
-                    "checksum mismatch in the header of block {index} (bytes {offset}..{})",
-                    offset + meta_len as u64
-                ),
-            ));
-        }
-        let fb =
-            message_flatbuffer(&bytes[..meta_len]).ok_or_else(|| bad("damaged message header"))?;
-        let msg = arrow_ipc::root_as_message(fb)
-            .map_err(|e| bad(&format!("damaged message header: {e}")))?;
-        let rb = msg
-            .header_as_record_batch()
-            .ok_or_else(|| bad("not a record batch"))?;
+        let (_, rb) = self.parse_header(index, offset, &bytes[..meta_len])?;
         let buffers = rb.buffers().ok_or_else(|| bad("no buffer list"))?;
-        for &c in columns {
-            let mut h = crc32fast::Hasher::new();
-            for bi in self.buffer_ranges[c].clone() {
-                if bi >= buffers.len() {
-                    return Err(bad("buffer list shorter than the schema"));
-                }
-                let bf = buffers.get(bi);
-                let start = usize::try_from(bf.offset()).map_err(|_| bad("bad buffer offset"))?;
-                let len = usize::try_from(bf.length()).map_err(|_| bad("bad buffer length"))?;
-                let end = start
-                    .checked_add(len)
-                    .filter(|&e| e <= body_len)
-                    .ok_or_else(|| bad("buffer outside the block"))?;
-                h.update(&bytes[meta_len + start..meta_len + end]);
-            }
-            if h.finalize() != sums.c[c] {
-                return Err(corrupt(
-                    &self.path,
-                    format!(
-                        "checksum mismatch in block {index}, column '{}' (block at byte {offset}): the file is damaged",
-                        self.schema.field(c).name()
-                    ),
-                ));
-            }
-        }
+        let ranges = self.projected_ranges(index, &buffers, columns, body_len)?;
+        self.check_columns(index, offset, columns, &ranges, bytes, meta_len)?;
         let block = Block::new(0, meta_len as i32, body_len as i64);
+        self.decode(decoder, index, &block, &mapped)
+    }
+
+    /// Decodes block `index`, whose checked message is `block` in `buffer`, and checks its row
+    /// count against the block table.
+    fn decode(
+        &self,
+        decoder: &FileDecoder,
+        index: usize,
+        block: &Block,
+        buffer: &Buffer,
+    ) -> Result<RecordBatch> {
+        let bad = |what: &str| corrupt(&self.path, format!("block {index}: {what}"));
         let batch = decoder
-            .read_record_batch(&block, &mapped)
+            .read_record_batch(block, buffer)
             .map_err(|e| bad(&e.to_string()))?
             .ok_or_else(|| bad("empty message"))?;
-        if batch.num_rows() as u64 != sums.rows {
+        if batch.num_rows() as u64 != self.table.blocks[index].rows {
             return Err(bad("row count differs from the block table"));
         }
         Ok(batch)
