@@ -805,12 +805,11 @@ struct Iteration {
     iter: u32,
     halvings: u32,
     boundary: bool,
-    /// The point is a sample's coefficients ([`GlmOptions::warm_start`]) that no pass has
-    /// accepted yet: outside the domain on some row, the fit starts from `mustart` instead.
-    warm: bool,
-    /// The fit started from a sample's coefficients: it may converge after a step too large
-    /// for the weights of the point before it to give the covariance, which then comes from
-    /// the weights at the reported coefficients (see [`LARGE_FINAL_STEP`]).
+    /// The fit started from a sample's coefficients ([`GlmOptions::warm_start`]). Outside the
+    /// domain on some row before the first step, it starts from `mustart` instead; and it may
+    /// converge after a step too large for the weights of the point before it to give the
+    /// covariance, which then comes from the weights at the reported coefficients (see
+    /// [`LARGE_FINAL_STEP`]).
     from_sample: bool,
 }
 
@@ -980,7 +979,6 @@ impl GlmPema {
                 iter: 0,
                 halvings: 0,
                 boundary: false,
-                warm: false,
                 from_sample: false,
             },
             counts: None,
@@ -1026,7 +1024,6 @@ impl GlmPema {
     fn start_at(&mut self, beta: Vec<f64>) {
         if self.design.ncols > 0 && beta.len() == self.design.ncols {
             self.it.point = Point::Beta(beta);
-            self.it.warm = true;
             self.it.from_sample = true;
         }
     }
@@ -1877,7 +1874,7 @@ impl GlmPema {
             return Ok(());
         }
         if !dev.is_finite() || acc.invalid > 0 {
-            if std::mem::take(&mut self.it.warm) {
+            if self.it.from_sample && self.it.iter == 0 {
                 // The sample's coefficients leave the domain on some row: R's start instead.
                 self.it.point = Point::Start;
                 self.it.from_sample = false;
@@ -2082,7 +2079,6 @@ impl GlmPema {
                 .push((if size > 0.0 { step / size } else { step }, decrement));
         }
         self.it.iter += 1;
-        self.it.warm = false;
         // R resets `boundary` each iteration: it reports a halving in the last one only.
         self.it.boundary = false;
         self.it.wls_point = Some(std::mem::replace(&mut self.it.point, Point::Beta(beta)));

@@ -351,7 +351,8 @@ impl XdfFile {
 
     /// Reads record block `index` with the decoder's projection `columns` (sorted, schema indexes).
     ///
-    /// A whole block is read with one read. A projection reads the block's header, then only the
+    /// The block is mapped ([`XdfFile::map_range`]) and decoded in place. Where the file cannot
+    /// be mapped, it is read instead: a whole block with one read; a projection reads the block's header, then only the
     /// buffers of the projected columns, into a compact body: the header is rebuilt with the same
     /// field nodes and buffer list, the projected buffers at their new offsets and the others
     /// empty (the decoder skips unprojected columns without touching their buffers). So memory and
