@@ -14,7 +14,8 @@ use rx_core::{ComputeContext, Error, Result, RxOptions};
 use serde::{Deserialize, Serialize};
 
 use super::data::{Binned, TreeSpec, bin_data};
-use super::grow::{Criterion, Dense, Limits, Node, grow_ranges, leaf_of_codes, leaf_of_values};
+use super::grow::{Criterion, Features, Limits, Node, leaf_of_values};
+use super::level::{Code, Grad, Routing, grow_levels};
 use super::{FeatureInfo, importance, stream_rng};
 
 /// The loss boosting minimizes.
@@ -234,22 +235,22 @@ pub fn fit_binned(
         LossFunction::Multinomial => spec.classes().map_or(2, <[String]>::len),
         _ => 1,
     };
-    let w: Vec<f64> = (0..n).map(|r| data.weight_of(r)).collect();
-    let wsum: f64 = w.iter().sum();
+    let w = |r: usize| data.weight_of(r);
+    let wsum: f64 = (0..n).map(w).sum();
     let init: Vec<f64> = match (options.init_pred, loss) {
         (Some(v), LossFunction::Multinomial) => vec![v; k],
         (Some(v), _) => vec![v],
         (None, LossFunction::Gaussian) => {
-            vec![(0..n).map(|r| w[r] * y[r]).sum::<f64>() / wsum]
+            vec![(0..n).map(|r| w(r) * y[r]).sum::<f64>() / wsum]
         }
         (None, LossFunction::Bernoulli) => {
-            let p = (0..n).map(|r| w[r] * y[r]).sum::<f64>() / wsum;
+            let p = (0..n).map(|r| w(r) * y[r]).sum::<f64>() / wsum;
             let p = p.clamp(1e-12, 1.0 - 1e-12);
             vec![(p / (1.0 - p)).ln()]
         }
         (None, LossFunction::Multinomial) => {
             let mut c = vec![0.0; k];
-            (0..n).for_each(|r| c[y[r] as usize] += w[r]);
+            (0..n).for_each(|r| c[y[r] as usize] += w(r));
             let logs: Vec<f64> = c.iter().map(|x| (x / wsum).max(1e-12).ln()).collect();
             let mean = logs.iter().sum::<f64>() / k as f64;
             logs.iter().map(|l| l - mean).collect()
@@ -267,180 +268,23 @@ pub fn fit_binned(
         max_exhaustive_levels: 0,
         max_surrogate: 0,
     };
-    let criterion = Criterion::Newton { lambda: 0.0 };
-    // Scores (link scale), row-major by class.
-    let mut f: Vec<f64> = (0..n).flat_map(|_| init.iter().copied()).collect();
-    let draws = ((options.sample_rate * n as f64).round() as usize).clamp(1, n);
-    let mut trees = Vec::with_capacity(options.n_tree * k);
-    let mut oob_error = Vec::with_capacity(options.n_tree);
-    let mut train_error = Vec::with_capacity(options.n_tree);
-    let mut stats = vec![0.0; n * 3];
-    let mut probs = vec![0.0; n * k];
-    let mut in_bag = vec![false; n];
-    let scale = if k > 1 {
-        (k - 1) as f64 / k as f64
+    let rounds = Rounds {
+        data,
+        features: &features,
+        y: &y,
+        loss,
+        k,
+        init: &init,
+        limits,
+        options,
+    };
+    // One byte per code when every predictor's codes fit (each pass then reads half as much).
+    let (trees, oob_error, train_error) = if features.nbins.iter().all(|&nb| nb <= 255) {
+        let codes: Vec<u8> = data.codes.iter().map(|&c| c as u8).collect();
+        rounds.run(&codes)
     } else {
-        1.0
+        rounds.run(&data.codes)
     };
-    const CHUNK: usize = 8192;
-    // A row's gradient and hessian sums for `class`, at probability (or value) `p`.
-    let row_stats = |r: usize, p: f64, class: usize, s: &mut [f64]| {
-        let (g, h) = match loss {
-            LossFunction::Gaussian => (p - y[r], 1.0),
-            LossFunction::Bernoulli => (p - y[r], (p * (1.0 - p)).max(1e-16)),
-            LossFunction::Multinomial => {
-                let t = if y[r] as usize == class { 1.0 } else { 0.0 };
-                (p - t, (p * (1.0 - p)).max(1e-16))
-            }
-        };
-        s[0] = data.count_of(r);
-        s[1] = w[r] * g;
-        s[2] = w[r] * h;
-    };
-    // Each round starts with one pass over all rows that turns the scores into probabilities
-    // and adds up the deviance of the previous round's state (in and out of its sample).
-    for round in 0..=options.n_tree {
-        let bag = &in_bag;
-        let (din, win, dout, wout) = probs
-            .par_chunks_mut(CHUNK * k)
-            .zip(f.par_chunks(CHUNK * k))
-            .zip(stats.par_chunks_mut(CHUNK * 3))
-            .enumerate()
-            .map(|(c, ((p, fs), st))| {
-                let mut acc = (0.0, 0.0, 0.0, 0.0);
-                for (i, (pi, fi)) in p.chunks_mut(k).zip(fs.chunks(k)).enumerate() {
-                    let r = c * CHUNK + i;
-                    match loss {
-                        LossFunction::Gaussian => pi[0] = fi[0],
-                        LossFunction::Bernoulli => pi[0] = sigmoid(fi[0]),
-                        LossFunction::Multinomial => softmax(fi, pi),
-                    }
-                    // One score per row: the round's gradients, here.
-                    if k == 1 {
-                        row_stats(r, pi[0], 0, &mut st[i * 3..i * 3 + 3]);
-                    }
-                    if round == 0 {
-                        continue;
-                    }
-                    let d = match loss {
-                        LossFunction::Gaussian => (y[r] - fi[0]) * (y[r] - fi[0]),
-                        // −2 (y f − log(1 + e^f)), with log(1 + e^f) = −log(1 − p).
-                        LossFunction::Bernoulli => {
-                            let l = if fi[0] > 30.0 {
-                                fi[0]
-                            } else {
-                                -(1.0 - pi[0]).ln()
-                            };
-                            -2.0 * (y[r] * fi[0] - l)
-                        }
-                        LossFunction::Multinomial => -2.0 * pi[y[r] as usize].max(1e-300).ln(),
-                    };
-                    if bag[r] {
-                        acc.0 += w[r] * d;
-                        acc.1 += w[r];
-                    } else {
-                        acc.2 += w[r] * d;
-                        acc.3 += w[r];
-                    }
-                }
-                acc
-            })
-            .collect::<Vec<_>>()
-            .into_iter()
-            .fold((0.0, 0.0, 0.0, 0.0), |a, b| {
-                (a.0 + b.0, a.1 + b.1, a.2 + b.2, a.3 + b.3)
-            });
-        if round > 0 {
-            train_error.push(din / win);
-            oob_error.push(if wout > 0.0 { dout / wout } else { f64::NAN });
-        }
-        if round == options.n_tree {
-            break;
-        }
-        let mut rng = stream_rng(options.seed, round as u64);
-        // Sample without replacement, in row order (Knuth's selection sampling: row r is taken
-        // with probability needed / remaining).
-        let sample: Vec<u32> = if draws == n {
-            (0..n as u32).collect()
-        } else {
-            let mut out = Vec::with_capacity(draws);
-            let mut needed = draws;
-            // One uniform per row from SplitMix64, seeded by the round's generator (a ChaCha
-            // draw per row would cost more than the rest of the sampling).
-            let mut state: u64 = rng.random();
-            for r in 0..n {
-                if needed == 0 {
-                    break;
-                }
-                state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-                let mut z = state;
-                z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-                z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-                z ^= z >> 31;
-                let u = (z >> 11) as f64 * (1.0 / (1u64 << 53) as f64);
-                if u * ((n - r) as f64) < needed as f64 {
-                    out.push(r as u32);
-                    needed -= 1;
-                }
-            }
-            out
-        };
-        in_bag.iter_mut().for_each(|b| *b = false);
-        sample.iter().for_each(|&r| in_bag[r as usize] = true);
-        for class in 0..k {
-            // Gradients and hessians of the loss at the round's starting scores (with one
-            // score per row, the probability pass filled them).
-            if k > 1 {
-                stats
-                    .par_chunks_mut(CHUNK * 3)
-                    .enumerate()
-                    .for_each(|(c, st)| {
-                        for (i, s) in st.chunks_mut(3).enumerate() {
-                            let r = c * CHUNK + i;
-                            row_stats(r, probs[r * k + class], class, s);
-                        }
-                    });
-            }
-            let mut rows = sample.clone();
-            let dense = Dense {
-                stats: &stats,
-                stride: 3,
-            };
-            let (nodes, ranges) =
-                grow_ranges(&features, &dense, &mut rows, criterion, &limits, None);
-            let values: Vec<f64> = nodes
-                .iter()
-                .map(|nd| {
-                    if nd.split.is_some() || nd.stats[2] <= 0.0 {
-                        0.0
-                    } else {
-                        -options.learning_rate * scale * nd.stats[1] / nd.stats[2]
-                    }
-                })
-                .collect();
-            // The sampled rows by their leaves' ranges; the others through the tree.
-            for (id, node) in nodes.iter().enumerate() {
-                if node.split.is_none() {
-                    let (lo, hi) = ranges[id];
-                    let v = values[id];
-                    for &r in &rows[lo as usize..hi as usize] {
-                        f[r as usize * k + class] += v;
-                    }
-                }
-            }
-            if draws < n {
-                f.par_chunks_mut(CHUNK * k).enumerate().for_each(|(c, fs)| {
-                    for (i, fr) in fs.chunks_mut(k).enumerate() {
-                        let r = c * CHUNK + i;
-                        if !in_bag[r] {
-                            fr[class] += values[leaf_of_codes(&nodes, &features, r)];
-                        }
-                    }
-                });
-            }
-            trees.push(BoostTree { nodes, values });
-        }
-    }
     let imp = importance(
         &spec,
         trees.iter().map(|t| t.nodes.as_slice()),
@@ -486,5 +330,214 @@ impl RxBTrees {
                 p
             }
         }
+    }
+}
+
+/// Everything the rounds of boosting share.
+struct Rounds<'a> {
+    data: &'a Binned,
+    features: &'a Features<'a>,
+    y: &'a [f64],
+    loss: LossFunction,
+    k: usize,
+    init: &'a [f64],
+    limits: Limits,
+    options: &'a BTreesOptions,
+}
+
+/// Rows per piece of a pass over all rows (fixed, so sums do not depend on the threads).
+const CHUNK: usize = 8192;
+
+impl Rounds<'_> {
+    /// Row `r`'s weighted gradient and hessian for `class` at probability (or value) `p`.
+    #[inline]
+    fn grad(&self, r: usize, p: f64, class: usize) -> [f64; 2] {
+        let y = self.y[r];
+        let (g, h) = match self.loss {
+            LossFunction::Gaussian => (p - y, 1.0),
+            LossFunction::Bernoulli => (p - y, (p * (1.0 - p)).max(1e-16)),
+            LossFunction::Multinomial => {
+                let t = if y as usize == class { 1.0 } else { 0.0 };
+                (p - t, (p * (1.0 - p)).max(1e-16))
+            }
+        };
+        let w = self.data.weight_of(r);
+        [w * g, w * h]
+    }
+
+    /// Runs the rounds on bin codes `codes`: the trees, out-of-bag and in-bag deviance per round.
+    fn run<C: Code>(&self, codes: &[C]) -> (Vec<BoostTree>, Vec<f64>, Vec<f64>) {
+        let (data, options, loss, k) = (self.data, self.options, self.loss, self.k);
+        let y = self.y;
+        let n = data.len();
+        let criterion = Criterion::Newton { lambda: 0.0 };
+        // Scores (link scale), row-major by class.
+        let mut f: Vec<f64> = (0..n).flat_map(|_| self.init.iter().copied()).collect();
+        let draws = ((options.sample_rate * n as f64).round() as usize).clamp(1, n);
+        let mut trees: Vec<BoostTree> = Vec::with_capacity(options.n_tree * k);
+        let mut oob_error = Vec::with_capacity(options.n_tree);
+        let mut train_error = Vec::with_capacity(options.n_tree);
+        let mut gh = vec![[0.0; 2]; n];
+        // Class probabilities, kept only for several classes (one score: computed in place).
+        let mut probs = vec![0.0; if k > 1 { n * k } else { 0 }];
+        let mut in_bag = vec![draws == n; n];
+        let mut node_of = vec![0u32; n];
+        // The last tree's lookup tables (with `node_of`, where its rows stopped).
+        let mut routing: Option<Routing> = None;
+        let p = self.features.p;
+        let scale = if k > 1 {
+            (k - 1) as f64 / k as f64
+        } else {
+            1.0
+        };
+        // Each round starts with one pass over all rows that (with one score per row) adds the
+        // previous round's tree, turns the scores into probabilities and gradients, and adds up
+        // the deviance of the previous round's state in and out of its sample.
+        for round in 0..=options.n_tree {
+            let bag = &in_bag;
+            // With one score per row, the previous round's tree is added here.
+            let last = trees.last().zip(routing.as_ref()).filter(|_| k == 1);
+            let node_of_now = &node_of;
+            let mut prob_chunks: Vec<&mut [f64]> = if k > 1 {
+                probs.chunks_mut(CHUNK * k).collect()
+            } else {
+                f.chunks(CHUNK).map(|_| &mut [][..]).collect()
+            };
+            let (din, win, dout, wout) = f
+                .par_chunks_mut(CHUNK * k)
+                .zip(gh.par_chunks_mut(CHUNK))
+                .zip(prob_chunks.par_iter_mut())
+                .enumerate()
+                .map(|(c, ((fs, ghs), ps))| {
+                    let mut acc = (0.0, 0.0, 0.0, 0.0);
+                    for (i, fi) in fs.chunks_mut(k).enumerate() {
+                        let r = c * CHUNK + i;
+                        if let Some((t, routing)) = last {
+                            let row = &codes[r * p..r * p + p];
+                            fi[0] += t.values[routing.leaf(row, node_of_now[r])];
+                        }
+                        let p0 = match loss {
+                            LossFunction::Gaussian => fi[0],
+                            LossFunction::Bernoulli => sigmoid(fi[0]),
+                            LossFunction::Multinomial => {
+                                softmax(fi, &mut ps[i * k..i * k + k]);
+                                0.0
+                            }
+                        };
+                        // One score per row: the round's gradients, here.
+                        if k == 1 {
+                            ghs[i] = self.grad(r, p0, 0);
+                        }
+                        if round == 0 {
+                            continue;
+                        }
+                        let d = match loss {
+                            LossFunction::Gaussian => (y[r] - fi[0]) * (y[r] - fi[0]),
+                            // −2 (y f − log(1 + e^f)), with log(1 + e^f) = −log(1 − p).
+                            LossFunction::Bernoulli => {
+                                let l = if fi[0] > 30.0 {
+                                    fi[0]
+                                } else {
+                                    -(1.0 - p0).ln()
+                                };
+                                -2.0 * (y[r] * fi[0] - l)
+                            }
+                            LossFunction::Multinomial => {
+                                -2.0 * ps[i * k + y[r] as usize].max(1e-300).ln()
+                            }
+                        };
+                        let w = data.weight_of(r);
+                        if bag[r] {
+                            acc.0 += w * d;
+                            acc.1 += w;
+                        } else {
+                            acc.2 += w * d;
+                            acc.3 += w;
+                        }
+                    }
+                    acc
+                })
+                .collect::<Vec<_>>()
+                .into_iter()
+                .fold((0.0, 0.0, 0.0, 0.0), |a, b| {
+                    (a.0 + b.0, a.1 + b.1, a.2 + b.2, a.3 + b.3)
+                });
+            if round > 0 {
+                train_error.push(din / win);
+                oob_error.push(if wout > 0.0 { dout / wout } else { f64::NAN });
+            }
+            if round == options.n_tree {
+                break;
+            }
+            if draws < n {
+                // Sample without replacement (Knuth's selection sampling: row r is taken with
+                // probability needed / remaining), one uniform per row from SplitMix64 seeded
+                // by the round's generator (a ChaCha draw per row would cost more than the rest
+                // of the sampling).
+                let mut rng = stream_rng(options.seed, round as u64);
+                let mut needed = draws;
+                let mut state: u64 = rng.random();
+                for (r, b) in in_bag.iter_mut().enumerate() {
+                    state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+                    let mut z = state;
+                    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+                    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+                    z ^= z >> 31;
+                    let u = (z >> 11) as f64 * (1.0 / (1u64 << 53) as f64);
+                    *b = needed > 0 && u * ((n - r) as f64) < needed as f64;
+                    needed -= usize::from(*b);
+                }
+            }
+            for class in 0..k {
+                // Gradients and hessians at the round's starting scores (with one score per
+                // row, the pass above filled them).
+                if k > 1 {
+                    gh.par_chunks_mut(CHUNK).enumerate().for_each(|(c, ghs)| {
+                        for (i, g) in ghs.iter_mut().enumerate() {
+                            let r = c * CHUNK + i;
+                            *g = self.grad(r, probs[r * k + class], class);
+                        }
+                    });
+                }
+                let grad = Grad {
+                    gh: &gh,
+                    count: data.count.as_deref(),
+                    in_bag: (draws < n).then_some(&in_bag[..]),
+                };
+                let (nodes, tree_routing) = grow_levels(
+                    codes,
+                    self.features,
+                    &grad,
+                    &mut node_of,
+                    criterion,
+                    &self.limits,
+                );
+                let values: Vec<f64> = nodes
+                    .iter()
+                    .map(|nd| {
+                        if nd.split.is_some() || nd.stats[2] <= 0.0 {
+                            0.0
+                        } else {
+                            -options.learning_rate * scale * nd.stats[1] / nd.stats[2]
+                        }
+                    })
+                    .collect();
+                if k > 1 {
+                    // Several scores: this class's tree is added now (with one, by the next
+                    // round's first pass).
+                    let node_of = &node_of;
+                    f.par_chunks_mut(CHUNK * k).enumerate().for_each(|(c, fs)| {
+                        for (i, fr) in fs.chunks_mut(k).enumerate() {
+                            let r = c * CHUNK + i;
+                            let row = &codes[r * p..r * p + p];
+                            fr[class] += values[tree_routing.leaf(row, node_of[r])];
+                        }
+                    });
+                }
+                trees.push(BoostTree { nodes, values });
+                routing = Some(tree_routing);
+            }
+        }
+        (trees, oob_error, train_error)
     }
 }

@@ -98,7 +98,7 @@ impl Criterion {
 
     /// Whether no split can improve a node (its impurity is zero; never for Newton steps,
     /// whose impurity is not bounded below by zero).
-    fn pure(self, v: &[f64]) -> bool {
+    pub(crate) fn pure(self, v: &[f64]) -> bool {
         match self {
             Criterion::Newton { .. } => v[2] <= 0.0,
             _ => self.impurity(v) <= 0.0,
@@ -170,7 +170,7 @@ fn route(split: &Split, code: impl Fn(usize) -> Option<u16>) -> bool {
 }
 
 #[inline]
-fn rule_left(rule: &Rule, c: u16) -> bool {
+pub(crate) fn rule_left(rule: &Rule, c: u16) -> bool {
     match rule {
         Rule::Below { bin, .. } => c <= *bin,
         Rule::Levels(set) => set.get(c as usize).copied().unwrap_or(false),
@@ -259,53 +259,6 @@ fn fill_by_rows<R: RowStats + ?Sized>(
             let b = offsets[v] + c as usize * s;
             for (d, x) in h[b..b + s].iter_mut().zip(&one) {
                 *d += x;
-            }
-        }
-    }
-}
-
-/// Sums stored row by row (boosting's gradients and hessians).
-pub(crate) struct Dense<'a> {
-    pub stats: &'a [f64],
-    pub stride: usize,
-}
-
-impl RowStats for Dense<'_> {
-    #[inline]
-    fn add(&self, r: usize, dst: &mut [f64]) {
-        let s = self.stride;
-        for (d, v) in dst.iter_mut().zip(&self.stats[r * s..r * s + s]) {
-            *d += v;
-        }
-    }
-
-    fn fill(
-        &self,
-        features: &Features<'_>,
-        offsets: &[usize],
-        rows: &[u32],
-        s: usize,
-        h: &mut [f64],
-    ) {
-        if s != 3 || self.stride != 3 {
-            fill_by_rows(self, features, offsets, rows, s, h);
-            return;
-        }
-        // Three sums per row and bin, as fixed-size arrays: no per-element bounds checks. The
-        // offsets of a stride-3 histogram are multiples of 3.
-        let p = features.p;
-        let (src, _) = self.stats.as_chunks::<3>();
-        let (dst, _) = h.as_chunks_mut::<3>();
-        let starts: Vec<usize> = offsets[..p].iter().map(|o| o / 3).collect();
-        for &r in rows {
-            let r = r as usize;
-            let v = src[r];
-            let codes = &features.codes[r * p..r * p + p];
-            for (&c, &start) in codes.iter().zip(&starts) {
-                let d = &mut dst[start + c as usize];
-                d[0] += v[0];
-                d[1] += v[1];
-                d[2] += v[2];
             }
         }
     }
@@ -404,31 +357,12 @@ pub(crate) fn grow<R: RowStats>(
     rows: &mut [u32],
     criterion: Criterion,
     limits: &Limits,
-    rng: Option<&mut StdRng>,
-) -> Vec<Node> {
-    grow_ranges(features, stats, rows, criterion, limits, rng).0
-}
-
-/// [`grow`], also returning each node's range of `rows` (after the call, a leaf's rows are
-/// `rows[lo..hi]`).
-pub(crate) fn grow_ranges<R: RowStats>(
-    features: &Features<'_>,
-    stats: &R,
-    rows: &mut [u32],
-    criterion: Criterion,
-    limits: &Limits,
     mut rng: Option<&mut StdRng>,
-) -> (Vec<Node>, Vec<(u32, u32)>) {
+) -> Vec<Node> {
     let s = criterion.stride();
     let nf = features.p;
-    let mut offsets = Vec::with_capacity(nf + 1);
-    let mut total = 0;
-    for &nb in features.nbins {
-        offsets.push(total);
-        total += (nb + 1) * s;
-    }
-    offsets.push(total);
-    let hist_len = total;
+    let offsets = hist_offsets(features.nbins, s);
+    let hist_len = offsets[nf];
 
     // The root's histogram, and its sums from the first predictor's bins (every row is in
     // exactly one bin of each predictor, the missing bin included).
@@ -446,7 +380,6 @@ pub(crate) fn grow_ranges<R: RowStats>(
         depth: 0,
         stats: root,
     }];
-    let mut ranges: Vec<(u32, u32)> = vec![(0, rows.len() as u32)];
     // (node, first row, end row, histogram if already known)
     let mut stack: Vec<(usize, usize, usize, Option<Vec<f64>>)> =
         vec![(0, 0, rows.len(), Some(root_hist))];
@@ -477,57 +410,18 @@ pub(crate) fn grow_ranges<R: RowStats>(
             }
             _ => &candidates[..],
         };
-        let majority = (1..s)
-            .max_by(|&a, &b| node_stats[a].total_cmp(&node_stats[b]).then(b.cmp(&a)))
-            .map_or(0, |i| i - 1);
-        let parent_imp = criterion.impurity(&node_stats);
-        let mut best: Option<(f64, Split, Vec<f64>)> = None;
-        let mut tried_sorted: Vec<usize> = tried.to_vec();
-        tried_sorted.sort_unstable();
-        for &f in &tried_sorted {
-            let h = &hist[offsets[f]..offsets[f + 1]];
-            let found = if features.factor[f] {
-                best_level_split(
-                    h,
-                    features.nbins[f],
-                    &node_stats,
-                    criterion,
-                    limits,
-                    majority,
-                )
-            } else {
-                best_bin_split(h, features.nbins[f], &node_stats, criterion, limits)
-            };
-            if let Some((gain, rule, missing_left, left)) = found {
-                let gain = parent_imp - gain;
-                if best.as_ref().is_none_or(|b| gain > b.0) {
-                    let rule = match rule {
-                        Rule::Below { bin, .. } => Rule::Below {
-                            bin,
-                            value: features.cuts[f][bin as usize],
-                        },
-                        other => other,
-                    };
-                    best = Some((
-                        gain,
-                        Split {
-                            var: f,
-                            rule,
-                            missing_left,
-                            improve: gain,
-                            surrogates: Vec::new(),
-                        },
-                        left,
-                    ));
-                }
-            }
-        }
-        let Some((gain, mut split, mut left_stats)) = best else {
+        let best = best_split(
+            &hist,
+            &offsets,
+            features,
+            &node_stats,
+            criterion,
+            limits,
+            tried,
+        );
+        let Some((mut split, mut left_stats)) = best else {
             continue;
         };
-        if gain.is_nan() || gain <= limits.min_gain.max(1e-12 * parent_imp.abs()) {
-            continue;
-        }
         if limits.max_surrogate > 0 {
             split.surrogates = surrogates(
                 features,
@@ -632,8 +526,6 @@ pub(crate) fn grow_ranges<R: RowStats>(
             .map(|(t, l)| t - l)
             .collect();
         let (l, r) = (nodes.len(), nodes.len() + 1);
-        ranges.push((lo as u32, mid as u32));
-        ranges.push((mid as u32, hi as u32));
         for st in [left_stats, right_stats] {
             nodes.push(Node {
                 split: None,
@@ -678,7 +570,76 @@ pub(crate) fn grow_ranges<R: RowStats>(
             stack.push((l, lo, mid, hl));
         }
     }
-    (nodes, ranges)
+    nodes
+}
+
+/// Where each predictor's bins start in a histogram of `s` sums per bin (each predictor has its
+/// bins and a missing bin); the last entry is the histogram's length.
+pub(crate) fn hist_offsets(nbins: &[usize], s: usize) -> Vec<usize> {
+    let mut offsets = Vec::with_capacity(nbins.len() + 1);
+    let mut total = 0;
+    for &nb in nbins {
+        offsets.push(total);
+        total += (nb + 1) * s;
+    }
+    offsets.push(total);
+    offsets
+}
+
+/// The best split of a node with sums `node_stats` and histogram `hist` among the predictors
+/// `tried`, with its left child's sums; `None` when no split is allowed or none gains more than
+/// `limits.min_gain` (and a rounding margin).
+pub(crate) fn best_split(
+    hist: &[f64],
+    offsets: &[usize],
+    features: &Features<'_>,
+    node_stats: &[f64],
+    criterion: Criterion,
+    limits: &Limits,
+    tried: &[usize],
+) -> Option<(Split, Vec<f64>)> {
+    let s = node_stats.len();
+    let majority = (1..s)
+        .max_by(|&a, &b| node_stats[a].total_cmp(&node_stats[b]).then(b.cmp(&a)))
+        .map_or(0, |i| i - 1);
+    let parent_imp = criterion.impurity(node_stats);
+    let mut best: Option<(f64, Split, Vec<f64>)> = None;
+    let mut tried_sorted: Vec<usize> = tried.to_vec();
+    tried_sorted.sort_unstable();
+    for &f in &tried_sorted {
+        let h = &hist[offsets[f]..offsets[f + 1]];
+        let nb = features.nbins[f];
+        let found = if features.factor[f] {
+            best_level_split(h, nb, node_stats, criterion, limits, majority)
+        } else {
+            best_bin_split(h, nb, node_stats, criterion, limits)
+        };
+        if let Some((imp, rule, missing_left, left)) = found {
+            let gain = parent_imp - imp;
+            if best.as_ref().is_none_or(|b| gain > b.0) {
+                let rule = match rule {
+                    Rule::Below { bin, .. } => Rule::Below {
+                        bin,
+                        value: features.cuts[f][bin as usize],
+                    },
+                    other => other,
+                };
+                let split = Split {
+                    var: f,
+                    rule,
+                    missing_left,
+                    improve: gain,
+                    surrogates: Vec::new(),
+                };
+                best = Some((gain, split, left));
+            }
+        }
+    }
+    let (gain, split, left) = best?;
+    if gain.is_nan() || gain <= limits.min_gain.max(1e-12 * parent_imp.abs()) {
+        return None;
+    }
+    Some((split, left))
 }
 
 /// Rows per piece of a histogram built in parallel: four times the histogram's length, so

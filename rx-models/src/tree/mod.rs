@@ -20,6 +20,7 @@ pub mod data;
 pub mod dforest;
 pub mod dtree;
 pub mod grow;
+mod level;
 
 pub use boost::{BTreesOptions, LossFunction, RxBTrees, rx_btrees};
 pub use data::{Binned, TreeSpec, TreeVar};
