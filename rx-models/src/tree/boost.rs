@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::data::{Binned, TreeSpec, bin_data};
 use super::grow::{Criterion, Features, Limits, Node, leaf_of_values};
-use super::level::{Code, Grad, Routing, grow_levels};
+use super::level::{Code, Grad, Layout, Routing, grow_levels};
 use super::{FeatureInfo, importance, stream_rng};
 
 /// The loss boosting minimizes.
@@ -365,11 +365,33 @@ impl Rounds<'_> {
         [w * g, w * h]
     }
 
+    /// Draws round `round`'s sample of `draws` rows into `in_bag` (Knuth's selection sampling:
+    /// row r is taken with probability needed / remaining), one uniform per row from
+    /// SplitMix64 seeded by the round's generator (a ChaCha draw per row would cost more than
+    /// the rest of the sampling).
+    fn sample(&self, round: usize, draws: usize, in_bag: &mut [bool]) {
+        let n = in_bag.len();
+        let mut rng = stream_rng(self.options.seed, round as u64);
+        let mut needed = draws;
+        let mut state: u64 = rng.random();
+        for (r, b) in in_bag.iter_mut().enumerate() {
+            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^= z >> 31;
+            let u = (z >> 11) as f64 * (1.0 / (1u64 << 53) as f64);
+            *b = needed > 0 && u * ((n - r) as f64) < needed as f64;
+            needed -= usize::from(*b);
+        }
+    }
+
     /// Runs the rounds on bin codes `codes`: the trees, out-of-bag and in-bag deviance per round.
     fn run<C: Code>(&self, codes: &[C]) -> (Vec<BoostTree>, Vec<f64>, Vec<f64>) {
         let (data, options, loss, k) = (self.data, self.options, self.loss, self.k);
         let y = self.y;
         let n = data.len();
+        let p = self.features.p;
         let criterion = Criterion::Newton { lambda: 0.0 };
         // Scores (link scale), row-major by class.
         let mut f: Vec<f64> = (0..n).flat_map(|_| self.init.iter().copied()).collect();
@@ -380,113 +402,130 @@ impl Rounds<'_> {
         let mut gh = vec![[0.0; 2]; n];
         // Class probabilities, kept only for several classes (one score: computed in place).
         let mut probs = vec![0.0; if k > 1 { n * k } else { 0 }];
-        let mut in_bag = vec![draws == n; n];
+        // The previous round's sample (whose deviance a round's first pass adds up) and this
+        // round's (whose root histogram, with one score per row, that pass builds).
+        let mut last_bag = vec![true; n];
+        let mut in_bag = vec![true; n];
         let mut node_of = vec![0u32; n];
         // The last tree's lookup tables (with `node_of`, where its rows stopped).
         let mut routing: Option<Routing> = None;
-        let p = self.features.p;
+        let layout = Layout::new(self.features.nbins);
+        // Building the root's histogram in the first pass needs a histogram per piece of
+        // CHUNK rows: only when that costs little beside the rows.
+        let fused_root = k == 1 && layout.hist_len <= 2 * CHUNK;
+        let window = 4 * rayon::current_num_threads().max(1);
         let scale = if k > 1 {
             (k - 1) as f64 / k as f64
         } else {
             1.0
         };
         // Each round starts with one pass over all rows that (with one score per row) adds the
-        // previous round's tree, turns the scores into probabilities and gradients, and adds up
-        // the deviance of the previous round's state in and out of its sample.
+        // previous round's tree, turns the scores into probabilities and gradients, builds the
+        // root histogram of this round's tree, and adds up the deviance of the previous round's
+        // state in and out of its sample. Pieces of CHUNK rows, their sums added in order.
         for round in 0..=options.n_tree {
-            let bag = &in_bag;
+            let grows = round < options.n_tree;
+            std::mem::swap(&mut last_bag, &mut in_bag);
+            if grows && draws < n {
+                self.sample(round, draws, &mut in_bag);
+            }
+            let (bag, next_bag) = (&last_bag, &in_bag);
             // With one score per row, the previous round's tree is added here.
             let last = trees.last().zip(routing.as_ref()).filter(|_| k == 1);
             let node_of_now = &node_of;
+            let build_root = fused_root && grows;
             let mut prob_chunks: Vec<&mut [f64]> = if k > 1 {
                 probs.chunks_mut(CHUNK * k).collect()
             } else {
                 f.chunks(CHUNK).map(|_| &mut [][..]).collect()
             };
-            let (din, win, dout, wout) = f
-                .par_chunks_mut(CHUNK * k)
-                .zip(gh.par_chunks_mut(CHUNK))
-                .zip(prob_chunks.par_iter_mut())
+            let mut acc = [0.0; 4];
+            let mut root: Option<Vec<f64>> = None;
+            let pieces = f
+                .chunks_mut(CHUNK * k)
+                .zip(gh.chunks_mut(CHUNK))
+                .zip(prob_chunks.iter_mut())
                 .enumerate()
-                .map(|(c, ((fs, ghs), ps))| {
-                    let mut acc = (0.0, 0.0, 0.0, 0.0);
-                    for (i, fi) in fs.chunks_mut(k).enumerate() {
-                        let r = c * CHUNK + i;
-                        if let Some((t, routing)) = last {
+                .collect::<Vec<_>>();
+            let mut pieces = pieces.into_iter();
+            loop {
+                let group: Vec<_> = pieces.by_ref().take(window).collect();
+                if group.is_empty() {
+                    break;
+                }
+                let parts: Vec<([f64; 4], Vec<f64>)> = group
+                    .into_par_iter()
+                    .map(|(c, ((fs, ghs), ps))| {
+                        let mut acc = [0.0; 4];
+                        let mut hist = vec![0.0; if build_root { layout.hist_len } else { 0 }];
+                        let (hist3, _) = hist.as_chunks_mut::<3>();
+                        for (i, fi) in fs.chunks_mut(k).enumerate() {
+                            let r = c * CHUNK + i;
                             let row = &codes[r * p..r * p + p];
-                            fi[0] += t.values[routing.leaf(row, node_of_now[r])];
-                        }
-                        let p0 = match loss {
-                            LossFunction::Gaussian => fi[0],
-                            LossFunction::Bernoulli => sigmoid(fi[0]),
-                            LossFunction::Multinomial => {
-                                softmax(fi, &mut ps[i * k..i * k + k]);
-                                0.0
+                            if let Some((t, routing)) = last {
+                                fi[0] += t.values[routing.leaf(row, node_of_now[r])];
                             }
-                        };
-                        // One score per row: the round's gradients, here.
-                        if k == 1 {
-                            ghs[i] = self.grad(r, p0, 0);
-                        }
-                        if round == 0 {
-                            continue;
-                        }
-                        let d = match loss {
-                            LossFunction::Gaussian => (y[r] - fi[0]) * (y[r] - fi[0]),
-                            // −2 (y f − log(1 + e^f)), with log(1 + e^f) = −log(1 − p).
-                            LossFunction::Bernoulli => {
-                                let l = if fi[0] > 30.0 {
-                                    fi[0]
-                                } else {
-                                    -(1.0 - p0).ln()
-                                };
-                                -2.0 * (y[r] * fi[0] - l)
+                            let p0 = match loss {
+                                LossFunction::Gaussian => fi[0],
+                                LossFunction::Bernoulli => sigmoid(fi[0]),
+                                LossFunction::Multinomial => {
+                                    softmax(fi, &mut ps[i * k..i * k + k]);
+                                    0.0
+                                }
+                            };
+                            // One score per row: the round's gradients (and root histogram).
+                            if k == 1 {
+                                let [g, h] = self.grad(r, p0, 0);
+                                ghs[i] = [g, h];
+                                if build_root && next_bag[r] {
+                                    layout.add(hist3, row, [data.count_of(r), g, h]);
+                                }
                             }
-                            LossFunction::Multinomial => {
-                                -2.0 * ps[i * k + y[r] as usize].max(1e-300).ln()
+                            if round == 0 {
+                                continue;
                             }
-                        };
-                        let w = data.weight_of(r);
-                        if bag[r] {
-                            acc.0 += w * d;
-                            acc.1 += w;
-                        } else {
-                            acc.2 += w * d;
-                            acc.3 += w;
+                            let d = match loss {
+                                LossFunction::Gaussian => (y[r] - fi[0]) * (y[r] - fi[0]),
+                                // −2 (y f − log(1 + e^f)), with log(1 + e^f) = −log(1 − p).
+                                LossFunction::Bernoulli => {
+                                    let l = if fi[0] > 30.0 {
+                                        fi[0]
+                                    } else {
+                                        -(1.0 - p0).ln()
+                                    };
+                                    -2.0 * (y[r] * fi[0] - l)
+                                }
+                                LossFunction::Multinomial => {
+                                    -2.0 * ps[i * k + y[r] as usize].max(1e-300).ln()
+                                }
+                            };
+                            // In or out of the sample, without a branch on it.
+                            let w = data.weight_of(r);
+                            let w_in = w * f64::from(u8::from(bag[r]));
+                            let w_out = w - w_in;
+                            acc[0] += w_in * d;
+                            acc[1] += w_in;
+                            acc[2] += w_out * d;
+                            acc[3] += w_out;
                         }
+                        (acc, hist)
+                    })
+                    .collect();
+                for (a, h) in parts {
+                    acc.iter_mut().zip(a).for_each(|(t, v)| *t += v);
+                    match &mut root {
+                        None => root = Some(h),
+                        Some(t) => t.iter_mut().zip(&h).for_each(|(x, v)| *x += v),
                     }
-                    acc
-                })
-                .collect::<Vec<_>>()
-                .into_iter()
-                .fold((0.0, 0.0, 0.0, 0.0), |a, b| {
-                    (a.0 + b.0, a.1 + b.1, a.2 + b.2, a.3 + b.3)
-                });
+                }
+            }
+            let [din, win, dout, wout] = acc;
             if round > 0 {
                 train_error.push(din / win);
                 oob_error.push(if wout > 0.0 { dout / wout } else { f64::NAN });
             }
-            if round == options.n_tree {
+            if !grows {
                 break;
-            }
-            if draws < n {
-                // Sample without replacement (Knuth's selection sampling: row r is taken with
-                // probability needed / remaining), one uniform per row from SplitMix64 seeded
-                // by the round's generator (a ChaCha draw per row would cost more than the rest
-                // of the sampling).
-                let mut rng = stream_rng(options.seed, round as u64);
-                let mut needed = draws;
-                let mut state: u64 = rng.random();
-                for (r, b) in in_bag.iter_mut().enumerate() {
-                    state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-                    let mut z = state;
-                    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-                    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-                    z ^= z >> 31;
-                    let u = (z >> 11) as f64 * (1.0 / (1u64 << 53) as f64);
-                    *b = needed > 0 && u * ((n - r) as f64) < needed as f64;
-                    needed -= usize::from(*b);
-                }
             }
             for class in 0..k {
                 // Gradients and hessians at the round's starting scores (with one score per
@@ -511,6 +550,7 @@ impl Rounds<'_> {
                     &mut node_of,
                     criterion,
                     &self.limits,
+                    root.take().filter(|_| build_root),
                 );
                 let values: Vec<f64> = nodes
                     .iter()

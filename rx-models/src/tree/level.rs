@@ -67,6 +67,7 @@ pub(crate) fn grow_levels<C: Code>(
     node_of: &mut [u32],
     criterion: Criterion,
     limits: &Limits,
+    root: Option<Vec<f64>>,
 ) -> (Vec<Node>, Routing) {
     grow_levels_within(
         codes,
@@ -75,11 +76,13 @@ pub(crate) fn grow_levels<C: Code>(
         node_of,
         criterion,
         limits,
+        root,
         SLOT_BUDGET,
     )
 }
 
 /// [`grow_levels`] building at most `budget` histogram values per piece of rows in one pass.
+#[allow(clippy::too_many_arguments)]
 fn grow_levels_within<C: Code>(
     codes: &[C],
     features: &Features<'_>,
@@ -87,6 +90,7 @@ fn grow_levels_within<C: Code>(
     node_of: &mut [u32],
     criterion: Criterion,
     limits: &Limits,
+    root: Option<Vec<f64>>,
     budget: usize,
 ) -> (Vec<Node>, Routing) {
     let s = criterion.stride();
@@ -100,13 +104,15 @@ fn grow_levels_within<C: Code>(
         codes,
         p,
         grad,
-        bins: offsets[..p].iter().map(|o| o / s).collect(),
-        hist_len,
+        layout: Layout::new(features.nbins),
     };
-    let root_hist = pass
-        .run(node_of, &Routing::default(), &[0], 0..1)
-        .pop()
-        .unwrap_or_else(|| vec![0.0; hist_len]);
+    let root_hist = match root {
+        Some(h) if h.len() == hist_len => h,
+        _ => pass
+            .run(node_of, &Routing::default(), &[0], 0..1)
+            .pop()
+            .unwrap_or_else(|| vec![0.0; hist_len]),
+    };
     let mut root = vec![0.0; s];
     if p > 0 {
         for b in root_hist[offsets[0]..offsets[1]].chunks(s) {
@@ -282,9 +288,36 @@ struct Pass<'a, C> {
     codes: &'a [C],
     p: usize,
     grad: &'a Grad<'a>,
-    /// Where each predictor's bins start, in bins.
+    layout: Layout,
+}
+
+/// Where each predictor's bins start in a histogram of (count, gradient, hessian) bins.
+pub(crate) struct Layout {
     bins: Vec<usize>,
-    hist_len: usize,
+    /// The histogram's length in `f64`s.
+    pub(crate) hist_len: usize,
+}
+
+impl Layout {
+    /// The layout for predictors of `nbins` bins (each with a missing bin).
+    pub(crate) fn new(nbins: &[usize]) -> Layout {
+        let offsets = hist_offsets(nbins, 3);
+        Layout {
+            bins: offsets[..nbins.len()].iter().map(|o| o / 3).collect(),
+            hist_len: offsets[nbins.len()],
+        }
+    }
+
+    /// Adds a row of codes `codes` and sums `v` to the histogram `hist`.
+    #[inline]
+    pub(crate) fn add<C: Code>(&self, hist: &mut [[f64; 3]], codes: &[C], v: [f64; 3]) {
+        for (&c, &b) in codes.iter().zip(&self.bins) {
+            let d = &mut hist[b + c.idx()];
+            d[0] += v[0];
+            d[1] += v[1];
+            d[2] += v[2];
+        }
+    }
 }
 
 impl<C: Code> Pass<'_, C> {
@@ -298,7 +331,7 @@ impl<C: Code> Pass<'_, C> {
         slot_of: &[u32],
         slots: Range<usize>,
     ) -> Vec<Vec<f64>> {
-        let len = slots.len() * self.hist_len;
+        let len = slots.len() * self.layout.hist_len;
         let n = node_of.len();
         // Pieces hold four rows per histogram slot (so adding them up costs little beside
         // filling them) but are at most a sixteenth of the rows (so two or more threads share
@@ -329,7 +362,7 @@ impl<C: Code> Pass<'_, C> {
         }
         let total = total.unwrap_or_else(|| vec![0.0; len]);
         total
-            .chunks(self.hist_len.max(1))
+            .chunks(self.layout.hist_len.max(1))
             .map(<[f64]>::to_vec)
             .collect()
     }
@@ -347,7 +380,7 @@ impl<C: Code> Pass<'_, C> {
         let p = self.p;
         let g = self.grad;
         let (lo, width) = (slots.start as u32, slots.len() as u32);
-        let bins_per_slot = self.hist_len / 3;
+        let bins_per_slot = self.layout.hist_len / 3;
         let (dst, _) = h.as_chunks_mut::<3>();
         for (i, node) in nodes.iter_mut().enumerate() {
             let r = first + i;
@@ -361,12 +394,8 @@ impl<C: Code> Pass<'_, C> {
             let [gr, he] = g.gh[r];
             let count = g.count.map_or(1.0, |c| c[r]);
             let at = slot as usize * bins_per_slot;
-            for (&c, &b) in codes.iter().zip(&self.bins) {
-                let d = &mut dst[at + b + c.idx()];
-                d[0] += count;
-                d[1] += gr;
-                d[2] += he;
-            }
+            let hist = &mut dst[at..at + bins_per_slot];
+            self.layout.add(hist, codes, [count, gr, he]);
         }
     }
 }
@@ -484,13 +513,13 @@ mod tests {
             assert!(deep.len() > 20, "{} nodes", deep.len());
             let mut node_of = vec![0; n];
             let (by_level, routing) =
-                grow_levels(&codes, &features, &grad, &mut node_of, criterion, &limits);
+                grow_levels(&codes, &features, &grad, &mut node_of, criterion, &limits, None);
             assert!(same(&by_level, 0, &deep, 0));
             // Several passes per level (one histogram per pass) give the same tree.
             let mut again = vec![0; n];
             let hist_len = hist_offsets(&nbins, 3)[3];
             let (batched, _) = grow_levels_within(
-                &codes, &features, &grad, &mut again, criterion, &limits, hist_len,
+                &codes, &features, &grad, &mut again, criterion, &limits, None, hist_len,
             );
             assert_eq!(batched, by_level);
             assert_eq!(again, node_of);
