@@ -476,3 +476,53 @@ fn a_large_regression_tree_is_the_same_on_one_and_two_threads_and_partitions_exa
         (left_rows.len() - ll) as f64
     );
 }
+
+#[test]
+fn boosting_deviance_is_that_of_its_own_scores() {
+    let n = 20_000;
+    let batch = classes_data(n, 11);
+    let data = MemoryData::from_batches(vec![batch.clone()]).unwrap();
+    let y = arrow::compute::cast(
+        batch.column_by_name("y").unwrap(),
+        &arrow::datatypes::DataType::Utf8,
+    )
+    .unwrap();
+    let y = y.as_any().downcast_ref::<StringArray>().unwrap();
+    for sample_rate in [1.0, 0.5] {
+        let b = rx_btrees(
+            "y ~ x1 + x2 + x3 + g",
+            &data,
+            &BTreesOptions {
+                n_tree: 8,
+                max_depth: 3,
+                learning_rate: 0.3,
+                sample_rate,
+                ..BTreesOptions::default()
+            },
+            &RxLocalSeq,
+        )
+        .unwrap();
+        let second = &b.spec.classes().unwrap()[1];
+        let cols = b.spec.predictor_values(&batch).unwrap();
+        // −2 (y f − log(1 + e^f)) per row from the model's scores, summed in one go.
+        let total: f64 = (0..n)
+            .map(|r| {
+                let values: Vec<f64> = cols.iter().map(|c| c[r]).collect();
+                let f = b.scores(&values)[0];
+                let y01 = f64::from(u8::from(y.value(r) == second.as_str()));
+                -2.0 * (y01 * f - (f.max(0.0) + (-f.abs()).exp().ln_1p()))
+            })
+            .sum();
+        let in_bag = (sample_rate * n as f64).round();
+        let last = b.train_error.len() - 1;
+        let fitted = if sample_rate == 1.0 {
+            b.train_error[last] * n as f64
+        } else {
+            b.train_error[last] * in_bag + b.oob_error[last] * (n as f64 - in_bag)
+        };
+        assert!(
+            (fitted - total).abs() <= 1e-11 * total,
+            "sample_rate {sample_rate}: {fitted} vs {total}"
+        );
+    }
+}

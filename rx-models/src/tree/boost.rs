@@ -413,6 +413,7 @@ impl Rounds<'_> {
         // Building the root's histogram in the first pass needs a histogram per piece of
         // CHUNK rows: only when that costs little beside the rows.
         let fused_root = k == 1 && layout.hist_len <= 2 * CHUNK;
+        let unweighted = data.weight.is_none();
         let window = 4 * rayon::current_num_threads().max(1);
         let scale = if k > 1 {
             (k - 1) as f64 / k as f64
@@ -457,6 +458,9 @@ impl Rounds<'_> {
                     .into_par_iter()
                     .map(|(c, ((fs, ghs), ps))| {
                         let mut acc = [0.0; 4];
+                        // Out of and in the sample: running products of 1 − p, and the
+                        // negated logarithms of those already flushed.
+                        let (mut prod, mut logs) = ([1.0f64; 2], [0.0f64; 2]);
                         let mut hist = vec![0.0; if build_root { layout.hist_len } else { 0 }];
                         let (hist3, _) = hist.as_chunks_mut::<3>();
                         for (i, fi) in fs.chunks_mut(k).enumerate() {
@@ -484,12 +488,24 @@ impl Rounds<'_> {
                             if round == 0 {
                                 continue;
                             }
+                            let w = data.weight_of(r);
+                            let inside = bag[r];
                             let d = match loss {
                                 LossFunction::Gaussian => (y[r] - fi[0]) * (y[r] - fi[0]),
                                 // −2 (y f − log(1 + e^f)), with log(1 + e^f) = −log(1 − p).
+                                // Unweighted, the logarithms of a run of rows are one
+                                // logarithm of the product of their 1 − p (see below).
                                 LossFunction::Bernoulli => {
                                     let l = if fi[0] > 30.0 {
                                         fi[0]
+                                    } else if unweighted {
+                                        let q = &mut prod[usize::from(inside)];
+                                        *q *= 1.0 - p0;
+                                        if *q < 1e-270 {
+                                            logs[usize::from(inside)] -= q.ln();
+                                            *q = 1.0;
+                                        }
+                                        0.0
                                     } else {
                                         -(1.0 - p0).ln()
                                     };
@@ -500,14 +516,17 @@ impl Rounds<'_> {
                                 }
                             };
                             // In or out of the sample, without a branch on it.
-                            let w = data.weight_of(r);
-                            let w_in = w * f64::from(u8::from(bag[r]));
+                            let w_in = w * f64::from(u8::from(inside));
                             let w_out = w - w_in;
                             acc[0] += w_in * d;
                             acc[1] += w_in;
                             acc[2] += w_out * d;
                             acc[3] += w_out;
                         }
+                        // The products' logarithms (each factor is at least e^-30, so a product
+                        // is flushed before it leaves the normal range).
+                        acc[0] += 2.0 * (logs[1] - prod[1].ln());
+                        acc[2] += 2.0 * (logs[0] - prod[0].ln());
                         (acc, hist)
                     })
                     .collect();

@@ -2,10 +2,11 @@
 //! per predictor found by one scan of its bins, children's histograms by building the smaller
 //! child and subtracting it from the parent.
 //!
-//! Every tree model uses this grower; they differ in the sums a row contributes (its
-//! [`Criterion`]): class weights for classification, weight / weighted response / weighted square
-//! for regression, gradient and hessian for boosting. The first sum is always the row's count
-//! (its frequency weight), which `min_split` and `min_bucket` are measured in.
+//! Trees and forests use this grower, boosting the level-by-level one (which shares the split
+//! search, [`best_split`]); they differ in the sums a row contributes (its [`Criterion`]): class
+//! weights for classification, weight / weighted response / weighted square for regression,
+//! gradient and hessian for boosting. The first sum is always the row's count (its frequency
+//! weight), which `min_split` and `min_bucket` are measured in.
 
 use rand::Rng;
 use rand::rngs::StdRng;

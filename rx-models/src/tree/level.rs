@@ -512,8 +512,15 @@ mod tests {
             let deep = grow(&features, &Rows(&grad), &mut rows, criterion, &limits, None);
             assert!(deep.len() > 20, "{} nodes", deep.len());
             let mut node_of = vec![0; n];
-            let (by_level, routing) =
-                grow_levels(&codes, &features, &grad, &mut node_of, criterion, &limits, None);
+            let (by_level, routing) = grow_levels(
+                &codes,
+                &features,
+                &grad,
+                &mut node_of,
+                criterion,
+                &limits,
+                None,
+            );
             assert!(same(&by_level, 0, &deep, 0));
             // Several passes per level (one histogram per pass) give the same tree.
             let mut again = vec![0; n];

@@ -7,8 +7,10 @@
 //! (two bytes per predictor) with its response and weights. All trees, cross-validation folds
 //! and boosting rounds then reuse those codes in memory ([`grow`]): per node, per predictor, per
 //! bin histograms of a few sums, the smaller child's built from its rows and the larger one's by
-//! subtraction; only bin edges are tried as split points. Trees split rows with a missing value
-//! of the split variable to the side with more rows (the majority direction).
+//! subtraction; only bin edges are tried as split points. Boosting grows its shallow trees on
+//! all rows level by level instead (module `level`): one pass per level over the rows in order moves
+//! each row to its child and fills the smaller children's histograms. Trees split rows with a
+//! missing value of the split variable to the side with more rows (the majority direction).
 //!
 //! Randomness (forest samples and `m_try` draws, boosting samples, cross-validation folds) comes
 //! from one generator per tree (or per round, or per fold) seeded from the model's `seed` and the
