@@ -49,8 +49,8 @@ pub(crate) struct Grad<'a> {
     pub in_bag: Option<&'a [bool]>,
 }
 
-/// No split at this level (in the route table), no histogram slot (in the slot table).
-const NOT_SPLIT: u32 = u32::MAX;
+/// No histogram slot (in the slot table).
+const NO_SLOT: u32 = u32::MAX;
 
 /// Most histogram slots (`f64`s) built in one pass per piece of rows; a level needing more
 /// builds its histograms in several passes.
@@ -106,10 +106,11 @@ fn grow_levels_within<C: Code>(
         grad,
         layout: Layout::new(features.nbins),
     };
+    let mut routing = Routing::new(features.nbins);
     let root_hist = match root {
         Some(h) if h.len() == hist_len => h,
         _ => pass
-            .run(node_of, &Routing::default(), &[0], 0..1)
+            .run(node_of, &routing, &[0], 0..1)
             .pop()
             .unwrap_or_else(|| vec![0.0; hist_len]),
     };
@@ -136,10 +137,6 @@ fn grow_levels_within<C: Code>(
         depth: 0,
         stats: root,
     }];
-    let mut routing = Routing {
-        route: vec![(NOT_SPLIT, 0)],
-        luts: Vec::new(),
-    };
     while !frontier.is_empty() {
         // Split this level's nodes; note which children need a histogram built from their rows
         // (`build`) and which are their parent's minus their sibling's (`derive`).
@@ -176,14 +173,14 @@ fn grow_levels_within<C: Code>(
                 } else {
                     rule_left(&split.rule, c as u16)
                 };
-                if left { l as u32 } else { r as u32 }
+                (if left { l - id } else { r - id }) as u32
             }));
             let (need_l, need_r) = (
                 can_split(&left_stats, depth + 1),
                 can_split(&right_stats, depth + 1),
             );
             for st in [left_stats, right_stats] {
-                routing.route.push((NOT_SPLIT, 0));
+                routing.route.push((0, 0));
                 nodes.push(Node {
                     split: None,
                     left: 0,
@@ -214,7 +211,7 @@ fn grow_levels_within<C: Code>(
             // No child can split: the rows' leaves are found from their nodes when scored.
             break;
         }
-        let mut slot_of = vec![NOT_SPLIT; nodes.len()];
+        let mut slot_of = vec![NO_SLOT; nodes.len()];
         for (i, &b) in build.iter().enumerate() {
             slot_of[b as usize] = i as u32;
         }
@@ -225,8 +222,8 @@ fn grow_levels_within<C: Code>(
         let mut first = 0;
         while first < build.len() {
             let end = (first + batch).min(build.len());
-            let none = Routing::default();
-            let moved = if first == 0 { &routing } else { &none };
+            let stay = Routing::new(features.nbins);
+            let moved = if first == 0 { &routing } else { &stay };
             built.extend(pass.run(node_of, moved, &slot_of, first..end));
             first = end;
         }
@@ -247,26 +244,32 @@ fn grow_levels_within<C: Code>(
     (nodes, routing)
 }
 
-/// A tree's splits as lookup tables: per node, its split variable (or [`NOT_SPLIT`]) and where
-/// its children's ids by bin code (the missing code last) start in `luts`. Moving a row down is
-/// then one lookup per level, with no branch on the rule or on the side.
-#[derive(Debug, Default, Clone)]
+/// A tree's splits as lookup tables: per node, its split variable and where the steps to its
+/// children by bin code (the missing code last) start in `luts`; a node that is not split uses
+/// the table of zeros at the start. Moving a row down is then one lookup per level, with no
+/// branch on the rule, the side, or whether the node is split.
+#[derive(Debug, Clone)]
 pub(crate) struct Routing {
     route: Vec<(u32, u32)>,
     luts: Vec<u32>,
 }
 
 impl Routing {
-    /// The child of node `nd` that a row with codes `codes` goes to, or `nd` itself when `nd`
-    /// is not split (or not known to this table).
+    /// The table of an unsplit root, for predictors of `nbins` bins.
+    fn new(nbins: &[usize]) -> Routing {
+        let codes = nbins.iter().max().map_or(1, |&nb| nb + 1);
+        Routing {
+            route: vec![(0, 0)],
+            luts: vec![0; codes],
+        }
+    }
+
+    /// The child of node `nd` that a row with codes `codes` goes to (`nd` itself when `nd` is
+    /// not split).
     #[inline]
     fn step<C: Code>(&self, codes: &[C], nd: usize) -> usize {
-        match self.route.get(nd) {
-            Some(&(var, start)) if var != NOT_SPLIT => {
-                self.luts[start as usize + codes[var as usize].idx()] as usize
-            }
-            _ => nd,
-        }
+        let (var, start) = self.route.get(nd).copied().unwrap_or((0, 0));
+        nd + self.luts[start as usize + codes[var as usize].idx()] as usize
     }
 
     /// The leaf a row with codes `codes` (its `p` codes) reaches from node `start`.
@@ -321,7 +324,7 @@ impl Layout {
 }
 
 impl<C: Code> Pass<'_, C> {
-    /// Moves each row whose node has a `route` entry to its child (`luts[start + code]`), then
+    /// Moves each row one step down `routing` (rows of unsplit nodes stay), then
     /// adds the row to the histogram of its node's slot when that slot is in `slots`. Returns
     /// the histograms of `slots`, in order.
     fn run(
