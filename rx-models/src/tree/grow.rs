@@ -351,6 +351,63 @@ pub(crate) struct Limits {
     pub max_surrogate: usize,
 }
 
+/// The root of a tree whose histogram (`s` sums per bin) is `hist`: its sums are those of the
+/// first predictor's bins (every row is in exactly one bin of each predictor, the missing bin
+/// included).
+pub(crate) fn root_node(hist: &[f64], offsets: &[usize], s: usize) -> Node {
+    let mut stats = vec![0.0; s];
+    if offsets.len() > 1 {
+        for b in hist[offsets[0]..offsets[1]].chunks(s) {
+            stats.iter_mut().zip(b).for_each(|(t, v)| *t += v);
+        }
+    }
+    Node {
+        split: None,
+        left: 0,
+        right: 0,
+        depth: 0,
+        stats,
+    }
+}
+
+impl Limits {
+    /// Whether a node at `depth` with sums `stats` may be split.
+    pub(crate) fn can_split(&self, stats: &[f64], depth: usize) -> bool {
+        depth < self.max_depth && stats[0] >= self.min_split && stats[0] >= 2.0 * self.min_bucket
+    }
+}
+
+/// Splits node `id` by `split`: appends its two children (the left one with sums `left_stats`,
+/// the right one with the rest of the node's) and returns their ids.
+pub(crate) fn split_node(
+    nodes: &mut Vec<Node>,
+    id: usize,
+    split: Split,
+    left_stats: Vec<f64>,
+) -> (usize, usize) {
+    let right_stats: Vec<f64> = nodes[id]
+        .stats
+        .iter()
+        .zip(&left_stats)
+        .map(|(t, l)| t - l)
+        .collect();
+    let depth = nodes[id].depth + 1;
+    let (l, r) = (nodes.len(), nodes.len() + 1);
+    for stats in [left_stats, right_stats] {
+        nodes.push(Node {
+            split: None,
+            left: 0,
+            right: 0,
+            depth,
+            stats,
+        });
+    }
+    nodes[id].split = Some(split);
+    nodes[id].left = l as u32;
+    nodes[id].right = r as u32;
+    (l, r)
+}
+
 /// Grows a tree on `rows` (which it reorders), each row contributing its sums from `stats`.
 pub(crate) fn grow<R: RowStats>(
     features: &Features<'_>,
@@ -365,22 +422,8 @@ pub(crate) fn grow<R: RowStats>(
     let offsets = hist_offsets(features.nbins, s);
     let hist_len = offsets[nf];
 
-    // The root's histogram, and its sums from the first predictor's bins (every row is in
-    // exactly one bin of each predictor, the missing bin included).
     let root_hist = build_hist(features, stats, rows, s, &offsets, hist_len);
-    let mut root = vec![0.0; s];
-    if nf > 0 {
-        for b in root_hist[offsets[0]..offsets[1]].chunks(s) {
-            root.iter_mut().zip(b).for_each(|(t, v)| *t += v);
-        }
-    }
-    let mut nodes = vec![Node {
-        split: None,
-        left: 0,
-        right: 0,
-        depth: 0,
-        stats: root,
-    }];
+    let mut nodes = vec![root_node(&root_hist, &offsets, s)];
     // (node, first row, end row, histogram if already known)
     let mut stack: Vec<(usize, usize, usize, Option<Vec<f64>>)> =
         vec![(0, 0, rows.len(), Some(root_hist))];
@@ -521,31 +564,12 @@ pub(crate) fn grow<R: RowStats>(
             // Rows with every surrogate missing go to the larger child (rpart's majority).
             split.missing_left = left_stats[0] >= node_stats[0] - left_stats[0];
         }
-        let right_stats: Vec<f64> = node_stats
-            .iter()
-            .zip(&left_stats)
-            .map(|(t, l)| t - l)
-            .collect();
-        let (l, r) = (nodes.len(), nodes.len() + 1);
-        for st in [left_stats, right_stats] {
-            nodes.push(Node {
-                split: None,
-                left: 0,
-                right: 0,
-                depth: (depth + 1) as u16,
-                stats: st,
-            });
-        }
-        nodes[id].split = Some(split);
-        nodes[id].left = l as u32;
-        nodes[id].right = r as u32;
+        let (l, r) = split_node(&mut nodes, id, split, left_stats);
         // Children that may split get histograms: the smaller built, the larger by subtraction.
-        let can_split = |n: &Node| {
-            depth + 1 < limits.max_depth
-                && n.stats[0] >= limits.min_split
-                && n.stats[0] >= 2.0 * limits.min_bucket
-        };
-        let (need_l, need_r) = (can_split(&nodes[l]), can_split(&nodes[r]));
+        let (need_l, need_r) = (
+            limits.can_split(&nodes[l].stats, depth + 1),
+            limits.can_split(&nodes[r].stats, depth + 1),
+        );
         let (hl, hr) = if need_l && need_r {
             let left_small = mid - lo <= hi - mid;
             let small = if left_small {

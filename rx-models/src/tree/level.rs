@@ -15,7 +15,9 @@ use std::ops::Range;
 
 use rayon::prelude::*;
 
-use super::grow::{Criterion, Features, Limits, Node, best_split, hist_offsets, rule_left};
+use super::grow::{
+    Criterion, Features, Limits, Node, best_split, hist_offsets, root_node, rule_left, split_node,
+};
 
 /// A bin code: `u8` when every predictor has at most 255 bins (the missing code included),
 /// which halves what each pass reads; `u16` otherwise.
@@ -114,29 +116,13 @@ fn grow_levels_within<C: Code>(
             .pop()
             .unwrap_or_else(|| vec![0.0; hist_len]),
     };
-    let mut root = vec![0.0; s];
-    if p > 0 {
-        for b in root_hist[offsets[0]..offsets[1]].chunks(s) {
-            root.iter_mut().zip(b).for_each(|(t, v)| *t += v);
-        }
-    }
-    let can_split = |stats: &[f64], depth: usize| {
-        depth < limits.max_depth
-            && stats[0] >= limits.min_split
-            && stats[0] >= 2.0 * limits.min_bucket
-    };
-    let mut frontier: Vec<(usize, Vec<f64>)> = if can_split(&root, 0) {
+    let root = root_node(&root_hist, &offsets, s);
+    let mut frontier: Vec<(usize, Vec<f64>)> = if limits.can_split(&root.stats, 0) {
         vec![(0, root_hist)]
     } else {
         Vec::new()
     };
-    let mut nodes = vec![Node {
-        split: None,
-        left: 0,
-        right: 0,
-        depth: 0,
-        stats: root,
-    }];
+    let mut nodes = vec![root];
     while !frontier.is_empty() {
         // Split this level's nodes; note which children need a histogram built from their rows
         // (`build`) and which are their parent's minus their sibling's (`derive`).
@@ -159,11 +145,7 @@ fn grow_levels_within<C: Code>(
             ) else {
                 continue;
             };
-            let right_stats: Vec<f64> = node_stats
-                .iter()
-                .zip(&left_stats)
-                .map(|(t, l)| t - l)
-                .collect();
+            // The children's ids (as `split_node` appends them), and the steps to them by code.
             let (l, r) = (nodes.len(), nodes.len() + 1);
             let nb = features.nbins[split.var];
             routing.route[id] = (split.var as u32, routing.luts.len() as u32);
@@ -175,23 +157,12 @@ fn grow_levels_within<C: Code>(
                 };
                 (if left { l - id } else { r - id }) as u32
             }));
+            routing.route.extend([(0, 0), (0, 0)]);
+            split_node(&mut nodes, id, split, left_stats);
             let (need_l, need_r) = (
-                can_split(&left_stats, depth + 1),
-                can_split(&right_stats, depth + 1),
+                limits.can_split(&nodes[l].stats, depth + 1),
+                limits.can_split(&nodes[r].stats, depth + 1),
             );
-            for st in [left_stats, right_stats] {
-                routing.route.push((0, 0));
-                nodes.push(Node {
-                    split: None,
-                    left: 0,
-                    right: 0,
-                    depth: (depth + 1) as u16,
-                    stats: st,
-                });
-            }
-            nodes[id].split = Some(split);
-            nodes[id].left = l as u32;
-            nodes[id].right = r as u32;
             match (need_l, need_r) {
                 (true, true) => {
                     let (small, large) = if nodes[l].stats[0] <= nodes[r].stats[0] {
