@@ -14,7 +14,7 @@ use rx_core::{ComputeContext, Error, Result, RxOptions};
 use serde::{Deserialize, Serialize};
 
 use super::data::{Binned, TreeSpec, bin_data};
-use super::grow::{Criterion, Features, Limits, Node, leaf_of_values};
+use super::grow::{Criterion, Features, Limits, Node, leaf_of_values, piece_window};
 use super::level::{Code, Grad, Layout, Routing, grow_levels};
 use super::{FeatureInfo, importance, stream_rng};
 
@@ -414,7 +414,7 @@ impl Rounds<'_> {
         // CHUNK rows: only when that costs little beside the rows.
         let fused_root = k == 1 && layout.hist_len <= 2 * CHUNK;
         let unweighted = data.weight.is_none();
-        let window = 4 * rayon::current_num_threads().max(1);
+        let window = piece_window();
         let scale = if k > 1 {
             (k - 1) as f64 / k as f64
         } else {

@@ -697,7 +697,7 @@ fn build_hist<R: RowStats>(
     // Pieces are built in parallel a window at a time and added in order, so the sum does not
     // depend on the threads or the window, and only a window's histograms exist at once (all
     // of a 10M-row root's pieces would take 300 of them, 70 MB for 10 predictors of 1,000 bins).
-    let window = PIECE_WINDOW_PER_THREAD * rayon::current_num_threads().max(1);
+    let window = piece_window();
     let mut hist: Option<Vec<f64>> = None;
     for group in rows.chunks(piece * window) {
         let pieces: Vec<Vec<f64>> = group
@@ -720,6 +720,13 @@ fn build_hist<R: RowStats>(
 
 /// Histogram pieces built at once per thread (see [`build_hist`]).
 const PIECE_WINDOW_PER_THREAD: usize = 4;
+
+/// Pieces of rows handled at once by a pass whose pieces' sums are added in order: enough to
+/// keep every thread busy, few enough that their partial sums take little memory. The sums do
+/// not depend on it.
+pub(crate) fn piece_window() -> usize {
+    PIECE_WINDOW_PER_THREAD * rayon::current_num_threads().max(1)
+}
 
 /// A candidate: the impurity of the two children, the rule, where missing values go, and the
 /// left child's sums.

@@ -16,7 +16,8 @@ use std::ops::Range;
 use rayon::prelude::*;
 
 use super::grow::{
-    Criterion, Features, Limits, Node, best_split, hist_offsets, root_node, rule_left, split_node,
+    Criterion, Features, Limits, Node, best_split, hist_offsets, piece_window, root_node,
+    rule_left, split_node,
 };
 
 /// A bin code: `u8` when every predictor has at most 255 bins (the missing code included),
@@ -311,7 +312,7 @@ impl<C: Code> Pass<'_, C> {
         // filling them) but are at most a sixteenth of the rows (so two or more threads share
         // them evenly), 16K to 256K rows; fixed by the shapes, not by the threads.
         let piece = len.saturating_mul(4).min(n / 16).clamp(16_384, 262_144);
-        let window = 4 * rayon::current_num_threads().max(1);
+        let window = piece_window();
         let mut total: Option<Vec<f64>> = None;
         let mut start = 0;
         for group in node_of.chunks_mut(piece * window) {
