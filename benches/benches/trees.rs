@@ -6,6 +6,8 @@
 //!   end to end from an in-memory source (binning passes included);
 //! - `trees_score/dforest_100trees_one_row`: `RxDForest::votes` on one row of predictor values
 //!   (the real-time path, no chunk machinery); target under 50 µs;
+//! - `trees_score/dforest_100trees_one_row_node_walk`: the same votes by walking each tree's
+//!   nodes (`RxDForest::leaves`), the layout the real-time path used before its flat steps;
 //! - `trees_score/btrees_one_row`: `RxBTrees::probabilities` for the 50-round model.
 //!
 //! The side-by-side run against scikit-learn and LightGBM is `benches/peers/trees.sh`.
@@ -129,6 +131,16 @@ fn score(c: &mut Criterion) {
     let mut g = c.benchmark_group("trees_score");
     g.bench_function("dforest_100trees_one_row", |b| {
         b.iter(|| forest.votes(black_box(&row)))
+    });
+    // The same votes by walking the trees' nodes (the layout scoring used before the steps).
+    g.bench_function("dforest_100trees_one_row_node_walk", |b| {
+        b.iter(|| {
+            let mut v = [0u32; 2];
+            for leaf in forest.leaves(black_box(&row)) {
+                v[usize::from(leaf.stats[2] > leaf.stats[1])] += 1;
+            }
+            v
+        })
     });
     g.bench_function("btrees_one_row", |b| {
         b.iter(|| boosted.probabilities(black_box(&row)))

@@ -232,6 +232,26 @@ fn a_forest_is_the_same_on_one_and_two_threads() {
     let last = one.oob_error.last().unwrap().error;
     assert!(last < 0.15, "out-of-bag error {last}");
     assert_eq!(one.m_try, 2);
+    // Scoring by the flat steps reaches the leaves walking the nodes does: continuous values,
+    // factor levels (codes past the last level too) and missing values.
+    for i in 0..400 {
+        let at = |j: usize| ((i * 7 + j * 13) % 23) as f64 / 20.0 - 0.05;
+        let mut row = [at(0), at(1), at(2), (i % 4) as f64];
+        if i % 5 == 0 {
+            row[i % 4] = f64::NAN;
+        }
+        let mut votes = vec![0u32; 2];
+        let mut probs = vec![0.0; 2];
+        for leaf in one.leaves(&row) {
+            votes[usize::from(leaf.stats[2] > leaf.stats[1])] += 1;
+            let w = leaf.stats[1] + leaf.stats[2];
+            probs[0] += leaf.stats[1] / w;
+            probs[1] += leaf.stats[2] / w;
+        }
+        probs.iter_mut().for_each(|p| *p /= 12.0);
+        assert_eq!(one.votes(&row), votes, "row {row:?}");
+        assert_eq!(one.probabilities(&row), probs, "row {row:?}");
+    }
     // Another seed, another forest.
     let other = rx_dforest(
         "y ~ x1 + x2 + x3 + g",

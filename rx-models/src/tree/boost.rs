@@ -14,7 +14,8 @@ use rx_core::{ComputeContext, Error, Result, RxOptions};
 use serde::{Deserialize, Serialize};
 
 use super::data::{Binned, TreeSpec, bin_data};
-use super::grow::{Criterion, Features, Limits, Node, leaf_of_values, piece_window};
+use super::flat::{Flat, FlatCache};
+use super::grow::{Criterion, Features, Limits, Node, piece_window};
 use super::level::{Code, Grad, Layout, Routing, grow_levels};
 use super::{FeatureInfo, importance, stream_rng};
 
@@ -130,6 +131,10 @@ pub struct RxBTrees {
     pub n_missing: u64,
     /// The seed.
     pub seed: u64,
+    /// The trees laid out for scoring, built on first use (the trees are not to be changed
+    /// after a row has been scored).
+    #[serde(skip)]
+    flat: FlatCache,
 }
 
 /// Fits a boosted model.
@@ -302,6 +307,7 @@ pub fn fit_binned(
         n_obs: n as u64,
         n_missing: data.n_missing,
         seed: options.seed,
+        flat: FlatCache::default(),
     })
 }
 
@@ -311,9 +317,18 @@ impl RxBTrees {
     pub fn scores(&self, values: &[f64]) -> Vec<f64> {
         let k = self.init_pred.len();
         let mut f = self.init_pred.clone();
-        for (i, t) in self.trees.iter().enumerate() {
-            f[i % k] += t.values[leaf_of_values(&t.nodes, values)];
-        }
+        let flat = self.flat.get(|| {
+            Flat::build(
+                self.trees.len(),
+                |t| &self.trees[t].nodes,
+                |t, i| self.trees[t].values[i],
+            )
+        });
+        flat.for_each_leaf(
+            values,
+            |t| &self.trees[t].nodes,
+            |t, step, _| f[t % k] += step,
+        );
         f
     }
 

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::data::{Binned, TreeSpec, bin_data_with_strata};
 use super::dtree::{DTreeMethod, check_depth, grow_on, resolve_method};
+use super::flat::{Flat, FlatCache};
 use super::grow::{Criterion, Limits, Node, leaf_of_codes};
 use super::{FeatureInfo, importance, stream_rng};
 
@@ -116,6 +117,10 @@ pub struct RxDForest {
     pub n_missing: u64,
     /// The seed.
     pub seed: u64,
+    /// The trees laid out for scoring, built on first use (the trees are not to be changed
+    /// after a row has been scored).
+    #[serde(skip)]
+    flat: FlatCache,
 }
 
 /// Fits a random forest.
@@ -328,6 +333,7 @@ pub fn fit_binned(
         n_obs: n as u64,
         n_missing: data.n_missing,
         seed: options.seed,
+        flat: FlatCache::default(),
     })
 }
 
@@ -392,19 +398,50 @@ impl RxDForest {
             .map(move |t| &t[super::grow::leaf_of_values(t, values)])
     }
 
+    /// The trees as steps, each leaf holding its majority class (classification) or mean.
+    fn flat(&self) -> &Flat {
+        self.flat.get(|| {
+            Flat::build(
+                self.trees.len(),
+                |t| &self.trees[t],
+                |t, i| {
+                    let st = &self.trees[t][i].stats;
+                    match self.method {
+                        DTreeMethod::Class => majority(st) as f64,
+                        DTreeMethod::Anova => st[2] / st[1],
+                    }
+                },
+            )
+        })
+    }
+
+    /// Calls `f(payload, leaf)` for the leaf a row reaches in each tree, trees in order.
+    fn each_leaf(&self, values: &[f64], mut f: impl FnMut(f64, &Node)) {
+        self.flat().for_each_leaf(
+            values,
+            |t| &self.trees[t],
+            |t, payload, leaf| {
+                f(payload, &self.trees[t][leaf]);
+            },
+        );
+    }
+
     /// Class votes for a row (classification).
     pub fn votes(&self, values: &[f64]) -> Vec<u32> {
         let k = self.cutoff.len();
         let mut v = vec![0u32; k];
-        for leaf in self.leaves(values) {
-            v[majority(&leaf.stats)] += 1;
-        }
+        self.each_leaf(values, |class, _| {
+            if let Some(n) = v.get_mut(class as usize) {
+                *n += 1;
+            }
+        });
         v
     }
 
     /// The mean prediction for a row (regression).
     pub fn mean(&self, values: &[f64]) -> f64 {
-        let s: f64 = self.leaves(values).map(|l| l.stats[2] / l.stats[1]).sum();
+        let mut s = 0.0;
+        self.each_leaf(values, |mean, _| s += mean);
         s / self.trees.len() as f64
     }
 
@@ -414,14 +451,14 @@ impl RxDForest {
     pub fn probabilities(&self, values: &[f64]) -> Vec<f64> {
         let k = self.cutoff.len();
         let mut p = vec![0.0; k];
-        for leaf in self.leaves(values) {
+        self.each_leaf(values, |_, leaf| {
             let w: f64 = leaf.stats[1..].iter().sum();
             if w > 0.0 {
                 for (pi, c) in p.iter_mut().zip(&leaf.stats[1..]) {
                     *pi += c / w;
                 }
             }
-        }
+        });
         let t = self.trees.len() as f64;
         p.iter_mut().for_each(|x| *x /= t);
         p

@@ -179,7 +179,7 @@ pub(crate) fn rule_left(rule: &Rule, c: u16) -> bool {
 }
 
 /// [`route`] on raw values: continuous values against cut points, factors by level index.
-fn route_values(split: &Split, values: &[f64]) -> bool {
+pub(crate) fn route_values(split: &Split, values: &[f64]) -> bool {
     let go = |rule: &Rule, x: f64| match rule {
         Rule::Below { value, .. } => x <= *value,
         Rule::Levels(set) => set.get(x as usize).copied().unwrap_or(false),

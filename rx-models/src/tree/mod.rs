@@ -21,6 +21,7 @@ pub mod boost;
 pub mod data;
 pub mod dforest;
 pub mod dtree;
+mod flat;
 pub mod grow;
 mod level;
 
