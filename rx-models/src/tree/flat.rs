@@ -1,10 +1,11 @@
 //! Trees laid out for scoring rows of raw values one at a time (the real-time path and
 //! `rx_predict`): every tree of a model in one array of 16-byte steps, each tree breadth first so
-//! a split's two children sit side by side. A row goes down a tree by one comparison and one
-//! add per level; a leaf holds the value the model needs of it (a forest's majority class or
-//! mean, a boosting tree's step). Factor splits, surrogate splits and missing values take the
-//! model's own routing ([`route_values`]) on the original node, so the result is the same
-//! leaf, bit for bit.
+//! a split's two children sit side by side. A row goes down all the trees together, one level
+//! at a time (so the loads of a hundred trees are in flight at once rather than one tree's chain
+//! of dependent loads after another), by one comparison and one add per tree and level: a leaf
+//! is a step to itself, so a tree that ends early costs no branch. Factor splits, surrogate
+//! splits and missing values take the model's own routing ([`route_values`]) on the original
+//! node, so the result is the same leaf, bit for bit.
 //!
 //! A model builds its layout the first time it scores a row and keeps it ([`FlatCache`]); the
 //! layout is not saved with the model.
@@ -14,14 +15,10 @@ use std::sync::OnceLock;
 
 use super::grow::{Node, Rule, route_values};
 
-/// `Step::var` of a leaf.
-const LEAF: u32 = u32::MAX;
-/// `Step::var` of a split that needs the original node (factor levels, or a predictor index
-/// too large for the tag space).
-const SLOW: u32 = u32::MAX - 1;
-
-/// One node: a split on `values[var] <= value` (left child at `next`, right at `next + 1`), or
-/// a leaf (`var == LEAF`, `value` its payload, `next` its index in the original tree).
+/// One node: a split on `row[var] <= value` (left child at `next`, right at `next + 1`). The
+/// row a tree reads is the predictor values followed by two slots: `0.0`, which leaves read
+/// (with `value` infinite and `next` themselves), and `NaN`, which splits that need the original
+/// node read (factor rules, predictor indexes out of range), as a missing value does.
 #[derive(Clone, Copy, Debug)]
 #[repr(C)]
 struct Step {
@@ -34,11 +31,17 @@ struct Step {
 #[derive(Debug, Default)]
 pub(crate) struct Flat {
     steps: Vec<Step>,
-    /// Per step, the node's index in its original tree (read for factor splits and missing
-    /// values only).
+    /// Per step, the node's index in its original tree (read for factor splits, missing values
+    /// and the leaves reached).
     orig: Vec<u32>,
+    /// Per step, the leaf's payload (0 for splits).
+    payload: Vec<f64>,
     /// Per tree, the step of its root.
     roots: Vec<u32>,
+    /// The predictors the splits read (the index of the leaves' slot).
+    width: u32,
+    /// The most levels of splits in a tree.
+    depth: usize,
 }
 
 impl Flat {
@@ -49,17 +52,30 @@ impl Flat {
         nodes: impl Fn(usize) -> &'n [Node],
         payload: impl Fn(usize, usize) -> f64,
     ) -> Flat {
-        let mut flat = Flat::default();
-        let mut queue: Vec<u32> = Vec::new();
+        // Splits on predictors past this many (not a real model's) take the slow path.
+        const MAX_WIDTH: usize = 1 << 30;
+        let width = (0..n_trees)
+            .flat_map(|t| nodes(t).iter().filter_map(|n| n.split.as_ref()))
+            .map(|s| s.var + 1)
+            .filter(|&w| w <= MAX_WIDTH)
+            .max()
+            .unwrap_or(0) as u32;
+        let mut flat = Flat {
+            width,
+            ..Flat::default()
+        };
+        // Original index and depth of each node in breadth-first order.
+        let mut queue: Vec<(u32, usize)> = Vec::new();
         for t in 0..n_trees {
             let tree = nodes(t);
             let root = flat.steps.len();
             flat.roots.push(root as u32);
             queue.clear();
-            queue.push(0);
+            queue.push((0, 0));
             let mut head = 0;
             while head < queue.len() {
-                let o = queue[head] as usize;
+                let (o, depth) = queue[head];
+                let (o, at) = (o as usize, (root + head) as u32);
                 head += 1;
                 let node = &tree[o];
                 let step = match &node.split {
@@ -67,29 +83,32 @@ impl Flat {
                     // split node's payload rather than looping.
                     Some(split) if queue.len() + 2 <= tree.len() => {
                         let next = (root + queue.len()) as u32;
-                        queue.push(node.left);
-                        queue.push(node.right);
+                        queue.push((node.left, depth + 1));
+                        queue.push((node.right, depth + 1));
+                        flat.depth = flat.depth.max(depth + 1);
                         match split.rule {
-                            Rule::Below { value, .. } if split.var < SLOW as usize => Step {
+                            Rule::Below { value, .. } if split.var < width as usize => Step {
                                 value,
                                 var: split.var as u32,
                                 next,
                             },
                             _ => Step {
                                 value: 0.0,
-                                var: SLOW,
+                                var: width + 1,
                                 next,
                             },
                         }
                     }
                     _ => Step {
-                        value: payload(t, o),
-                        var: LEAF,
-                        next: o as u32,
+                        value: f64::INFINITY,
+                        var: width,
+                        next: at,
                     },
                 };
+                let leaf = step.next == at;
                 flat.steps.push(step);
                 flat.orig.push(o as u32);
+                flat.payload.push(if leaf { payload(t, o) } else { 0.0 });
             }
         }
         flat
@@ -98,33 +117,35 @@ impl Flat {
     /// Calls `f(tree, payload, leaf)` for the leaf a row of values (in predictor order, `NaN`
     /// where missing) reaches in each tree, trees in order; `nodes` gives the original trees
     /// as [`Flat::build`] had them.
-    #[inline]
     pub(crate) fn for_each_leaf<'n>(
         &self,
         values: &[f64],
         nodes: impl Fn(usize) -> &'n [Node],
         mut f: impl FnMut(usize, f64, usize),
     ) {
-        for (t, &root) in self.roots.iter().enumerate() {
-            let mut i = root as usize;
-            loop {
-                let s = self.steps[i];
-                if s.var < SLOW {
-                    let x = values[s.var as usize];
-                    if !x.is_nan() {
-                        i = s.next as usize + usize::from(x > s.value);
-                        continue;
-                    }
-                } else if s.var == LEAF {
-                    f(t, s.value, s.next as usize);
-                    break;
-                }
-                let left = nodes(t)[self.orig[i] as usize]
-                    .split
-                    .as_ref()
-                    .is_some_and(|split| route_values(split, values));
-                i = s.next as usize + usize::from(!left);
+        let width = self.width as usize;
+        let row: Vec<f64> = (0..width)
+            .map(|v| values.get(v).copied().unwrap_or(f64::NAN))
+            .chain([0.0, f64::NAN])
+            .collect();
+        let mut at = self.roots.clone();
+        for _ in 0..self.depth {
+            for (t, i) in at.iter_mut().enumerate() {
+                let s = self.steps[*i as usize];
+                let x = row[s.var as usize];
+                *i = if x.is_nan() {
+                    let left = nodes(t)[self.orig[*i as usize] as usize]
+                        .split
+                        .as_ref()
+                        .is_some_and(|split| route_values(split, values));
+                    s.next + u32::from(!left)
+                } else {
+                    s.next + u32::from(x > s.value)
+                };
             }
+        }
+        for (t, &i) in at.iter().enumerate() {
+            f(t, self.payload[i as usize], self.orig[i as usize] as usize);
         }
     }
 }
