@@ -438,7 +438,8 @@ impl RxDForest {
         v
     }
 
-    /// The mean prediction for a row (regression).
+    /// The mean prediction for a row (regression; of a classification forest, the mean of the
+    /// trees' majority class indexes).
     pub fn mean(&self, values: &[f64]) -> f64 {
         let mut s = 0.0;
         self.each_leaf(values, |mean, _| s += mean);
